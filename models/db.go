@@ -1,0 +1,221 @@
+package models
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	gomysql "github.com/go-sql-driver/mysql"
+	"gorm.io/driver/mysql"
+	"gorm.io/gorm"
+
+	"github.com/wxclub/wxclub/ritual"
+)
+
+// Drivers.
+const (
+	DriverSQLite = "sqlite"
+	DriverMySQL  = "mysql"
+)
+
+// Config says which database to open and how.
+type Config struct {
+	Driver string // sqlite | mysql
+	DSN    string // a file path for sqlite; a go-sql-driver DSN for mysql
+	// MaxOpenConns bounds the MySQL pool (default 32). SQLite always uses one
+	// connection: it has a single writer, and one connection makes every
+	// transaction wait its turn instead of failing with SQLITE_BUSY.
+	MaxOpenConns int
+	Clock        ritual.Clock
+	Logger       *slog.Logger
+}
+
+// DB is an open database. It implements ritual.Store.
+type DB struct {
+	gorm   *gorm.DB
+	driver string
+	clock  ritual.Clock
+}
+
+var _ ritual.Store = (*DB)(nil)
+
+// Open connects to the database described by cfg and checks that it answers.
+// It does not migrate; call Migrate.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	if cfg.Clock == nil {
+		cfg.Clock = ritual.SystemClock
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	dialector, err := dialectorFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	g, err := gorm.Open(dialector, &gorm.Config{
+		TranslateError: true,
+		NowFunc:        func() time.Time { return cfg.Clock().UTC() },
+		Logger:         newGormLogger(cfg.Logger),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("models: open %s: %w", cfg.Driver, err)
+	}
+	db := &DB{gorm: g, driver: cfg.Driver, clock: cfg.Clock}
+	if err := db.configurePool(cfg); err != nil {
+		return nil, err
+	}
+	if err := db.Ping(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("models: %s does not answer: %w", cfg.Driver, err)
+	}
+	return db, nil
+}
+
+func dialectorFor(cfg Config) (gorm.Dialector, error) {
+	switch cfg.Driver {
+	case DriverSQLite:
+		return sqlite.Open(sqliteDSN(cfg.DSN)), nil
+	case DriverMySQL:
+		dsn, err := mysqlDSN(cfg.DSN)
+		if err != nil {
+			return nil, err
+		}
+		// RETURNING (MariaDB 10.5+) would make an insert that hit a duplicate
+		// key report a row; without it MySQL and MariaDB agree that
+		// RowsAffected is 0, which is how a claim learns it lost.
+		return mysql.New(mysql.Config{DSN: dsn, DefaultStringSize: 191, DisableWithReturning: true}), nil
+	default:
+		return nil, fmt.Errorf("models: unknown driver %q (want sqlite or mysql)", cfg.Driver)
+	}
+}
+
+// sqliteDSN adds the pragmas wxclub relies on unless the DSN sets its own:
+// WAL so readers do not block the writer, a busy timeout so a second process
+// (wxclub check, wxclub migrate) waits instead of failing, foreign keys on.
+func sqliteDSN(dsn string) string {
+	if strings.Contains(dsn, "_pragma=") {
+		return dsn
+	}
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	return dsn + sep + "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+}
+
+// mysqlDSN forces what the schema relies on: utf8mb4 (nicknames carry
+// emoji), times parsed as time.Time in UTC.
+func mysqlDSN(dsn string) (string, error) {
+	c, err := gomysql.ParseDSN(dsn)
+	if err != nil {
+		return "", fmt.Errorf("models: mysql dsn: %w", err)
+	}
+	c.ParseTime = true
+	c.Loc = time.UTC
+	c.Collation = "utf8mb4_unicode_ci"
+	if c.Params == nil {
+		c.Params = map[string]string{}
+	}
+	c.Params["time_zone"] = "'+00:00'"
+	return c.FormatDSN(), nil
+}
+
+func (db *DB) configurePool(cfg Config) error {
+	sqlDB, err := db.gorm.DB()
+	if err != nil {
+		return err
+	}
+	if db.driver == DriverSQLite {
+		sqlDB.SetMaxOpenConns(1)
+		return nil
+	}
+	if cfg.MaxOpenConns <= 0 {
+		cfg.MaxOpenConns = 32
+	}
+	sqlDB.SetMaxOpenConns(cfg.MaxOpenConns)
+	sqlDB.SetMaxIdleConns(cfg.MaxOpenConns)
+	sqlDB.SetConnMaxLifetime(3 * time.Minute) // below MySQL's and most proxies' idle cut-off
+	sqlDB.SetConnMaxIdleTime(time.Minute)
+	return nil
+}
+
+// Driver returns the driver name.
+func (db *DB) Driver() string { return db.driver }
+
+// Ping reports whether the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	sqlDB, err := db.gorm.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// Stats returns the connection pool statistics.
+func (db *DB) Stats() sql.DBStats {
+	sqlDB, err := db.gorm.DB()
+	if err != nil {
+		return sql.DBStats{}
+	}
+	return sqlDB.Stats()
+}
+
+// Close closes the database.
+func (db *DB) Close() error {
+	sqlDB, err := db.gorm.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Atomic runs fn in one transaction. On MySQL it uses READ COMMITTED, so a
+// statement sees what other transactions committed before it (a repeated
+// delivery reads the first one's reply) and inserts take fewer gap locks;
+// a deadlock victim is retried from the start, up to three times.
+func (db *DB) Atomic(ctx context.Context, fn func(tx ritual.Repos) error) error {
+	var opts []*sql.TxOptions
+	if db.driver == DriverMySQL {
+		opts = append(opts, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	}
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		err = db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			return fn(repos{db: tx})
+		}, opts...)
+		if !isDeadlock(err) {
+			break
+		}
+	}
+	return err
+}
+
+// isDeadlock reports MySQL's deadlock (1213) and lock wait timeout (1205).
+func isDeadlock(err error) bool {
+	var me *gomysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
+}
+
+// Merchants implements ritual.Repos outside a transaction.
+func (db *DB) Merchants() ritual.Merchants { return repos{db: db.gorm}.Merchants() }
+
+// Members implements ritual.Repos outside a transaction.
+func (db *DB) Members() ritual.Members { return repos{db: db.gorm}.Members() }
+
+// Inbound implements ritual.Repos outside a transaction.
+func (db *DB) Inbound() ritual.InboundLog { return repos{db: db.gorm}.Inbound() }
+
+// repos is ritual.Repos over a *gorm.DB that is either the pool or a
+// transaction.
+type repos struct {
+	db *gorm.DB
+}
+
+func (r repos) Merchants() ritual.Merchants { return merchants{r.db} }
+func (r repos) Members() ritual.Members     { return members{r.db} }
+func (r repos) Inbound() ritual.InboundLog  { return inboundLog{r.db} }

@@ -1,0 +1,27 @@
+package models
+
+import (
+	"context"
+	"fmt"
+)
+
+// tables lists every table, in an order that satisfies references.
+func tables() []any {
+	return []any{&merchantRow{}, &memberRow{}, &inboundRow{}}
+}
+
+// Migrate creates missing tables, columns and indexes, on SQLite and MySQL.
+// It never drops anything, so it is safe to run on every start and from
+// several replicas at once (the loser of a race sees the table exist).
+func (db *DB) Migrate(ctx context.Context) error {
+	g := db.gorm.WithContext(ctx)
+	if db.driver == DriverMySQL {
+		g = g.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci")
+	}
+	for _, t := range tables() {
+		if err := g.AutoMigrate(t); err != nil {
+			return fmt.Errorf("models: migrate %T: %w", t, err)
+		}
+	}
+	return nil
+}

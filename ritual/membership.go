@@ -1,0 +1,128 @@
+package ritual
+
+import "fmt"
+
+// Membership is the merchant's programme: how points are earned and how
+// levels are reached.
+type Membership struct {
+	// PeriodDays is the statistical period over which spending and orders
+	// count towards a level.
+	PeriodDays       int     `json:"period_days"`
+	PointsPerYuan    int     `json:"points_per_yuan"`
+	PointsExpireDays int     `json:"points_expire_days"`
+	Levels           []Level `json:"levels"`
+}
+
+// Level is one rung of the ladder, lowest first. A member reaches it when
+// both thresholds are met within the period.
+type Level struct {
+	Key          string `json:"key"`
+	Name         string `json:"name"`
+	Nickname     string `json:"nickname"`
+	MinAmountFen int64  `json:"min_amount_fen"`
+	MinOrders    int    `json:"min_orders"`
+	Right        Right  `json:"right"`
+}
+
+// Right kinds: each level carries exactly one core right.
+const (
+	RightDiscount     = "discount"      // Value: percent paid, e.g. 95 = 5% off
+	RightFreeShipping = "free_shipping" // no value
+	RightPrepayRatio  = "prepay_ratio"  // Value: percent prepaid on custom orders
+	RightMemberOnly   = "member_only"   // access to member-only products
+	RightFreeSample   = "free_sample"   // a free sample with the next order
+)
+
+// Right is the one core right of a level, as a shop applies it at checkout.
+type Right struct {
+	Kind  string `json:"kind"`
+	Value int    `json:"value,omitempty"`
+	Title string `json:"title"`
+}
+
+// Validate checks the programme; field names are relative to "membership".
+func (ms Membership) Validate() error {
+	switch {
+	case ms.PeriodDays < 1 || ms.PeriodDays > 3660:
+		return FieldErrorf("period_days", "must be between 1 and 3660, got %d", ms.PeriodDays)
+	case ms.PointsPerYuan < 0 || ms.PointsPerYuan > 1000:
+		return FieldErrorf("points_per_yuan", "must be between 0 and 1000, got %d", ms.PointsPerYuan)
+	case ms.PointsExpireDays < 1:
+		return FieldErrorf("points_expire_days", "must be at least 1, got %d", ms.PointsExpireDays)
+	case len(ms.Levels) == 0:
+		return FieldErrorf("levels", "at least one level is required")
+	}
+	seen := map[string]bool{}
+	for i, lv := range ms.Levels {
+		path := fmt.Sprintf("levels[%d]", i)
+		if seen[lv.Key] {
+			return FieldErrorf(path+".key", "duplicate level key %q", lv.Key)
+		}
+		seen[lv.Key] = true
+		if err := lv.validate(i, ms.Levels); err != nil {
+			return Prefix(path, err)
+		}
+	}
+	return nil
+}
+
+func (lv Level) validate(i int, all []Level) error {
+	switch {
+	case !merchantIDPattern.MatchString(lv.Key):
+		return FieldErrorf("key", "must be lower-case letters, digits, '-' or '_', got %q", lv.Key)
+	case lv.Name == "":
+		return FieldErrorf("name", "is required")
+	case lv.Nickname == "":
+		return FieldErrorf("nickname", "is required")
+	case len([]rune(lv.Nickname)) > 10:
+		return FieldErrorf("nickname", "must be at most 10 characters, got %d", len([]rune(lv.Nickname)))
+	}
+	if err := lv.validateThresholds(i, all); err != nil {
+		return err
+	}
+	return Prefix("right", lv.Right.Validate())
+}
+
+func (lv Level) validateThresholds(i int, all []Level) error {
+	if i == 0 {
+		if lv.MinAmountFen != 0 || lv.MinOrders != 0 {
+			return FieldErrorf("min_amount_fen", "the lowest level is every member's and takes no thresholds")
+		}
+		return nil
+	}
+	below := all[i-1]
+	switch {
+	case lv.MinAmountFen <= 0:
+		return FieldErrorf("min_amount_fen", "is required and must be positive")
+	case lv.MinOrders <= 0:
+		return FieldErrorf("min_orders", "is required and must be positive")
+	case lv.MinAmountFen < below.MinAmountFen:
+		return FieldErrorf("min_amount_fen", "%d is lower than the level below (%s: %d)", lv.MinAmountFen, below.Key, below.MinAmountFen)
+	case lv.MinOrders < below.MinOrders:
+		return FieldErrorf("min_orders", "%d is lower than the level below (%s: %d)", lv.MinOrders, below.Key, below.MinOrders)
+	case lv.MinAmountFen == below.MinAmountFen && lv.MinOrders == below.MinOrders:
+		return FieldErrorf("min_amount_fen", "thresholds equal the level below (%s); one must be higher", below.Key)
+	}
+	return nil
+}
+
+// Validate checks a right.
+func (r Right) Validate() error {
+	switch r.Kind {
+	case RightDiscount:
+		if r.Value < 1 || r.Value > 99 {
+			return FieldErrorf("value", "a discount is the percent paid, 1-99, got %d", r.Value)
+		}
+	case RightPrepayRatio:
+		if r.Value < 1 || r.Value > 100 {
+			return FieldErrorf("value", "a prepay ratio is a percent, 1-100, got %d", r.Value)
+		}
+	case RightFreeShipping, RightMemberOnly, RightFreeSample:
+	default:
+		return FieldErrorf("kind", "must be discount, free_shipping, prepay_ratio, member_only or free_sample, got %q", r.Kind)
+	}
+	if r.Title == "" {
+		return FieldErrorf("title", "is required: it is what the member reads")
+	}
+	return nil
+}

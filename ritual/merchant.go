@@ -1,0 +1,166 @@
+package ritual
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// Merchant is a brand running a membership programme on one official
+// account. Its settings are seeded from config.yaml and live in the database
+// afterwards.
+type Merchant struct {
+	ID              string                 `json:"id"`
+	Name            string                 `json:"name"`
+	Timezone        string                 `json:"timezone"`
+	OfficialAccount OfficialAccount        `json:"official_account"`
+	Membership      Membership             `json:"membership"`
+	Templates       map[string]TemplateRef `json:"templates"`
+
+	// APIKeyHash is the SHA-256 of the merchant API key; the key itself is
+	// never stored.
+	APIKeyHash string    `json:"-"`
+	CreatedAt  time.Time `json:"-"`
+	UpdatedAt  time.Time `json:"-"`
+}
+
+// Message modes of an official account, as chosen in WeChat's console
+// (消息加解密方式).
+const (
+	ModePlaintext  = "plaintext"  // 明文模式: no encryption
+	ModeCompatible = "compatible" // 兼容模式: WeChat sends both; we accept either
+	ModeSafe       = "safe"       // 安全模式: every message is AES-encrypted
+)
+
+// OfficialAccount holds the credentials of the merchant's official account.
+type OfficialAccount struct {
+	AppID          string `json:"app_id"`
+	AppSecret      string `json:"app_secret"`
+	Token          string `json:"token"`
+	EncodingAESKey string `json:"encoding_aes_key"`
+	// Mode is plaintext, compatible or safe. Empty means safe when an
+	// EncodingAESKey is set and plaintext otherwise.
+	Mode string `json:"mode"`
+}
+
+// MessageMode returns the effective mode.
+func (a OfficialAccount) MessageMode() string {
+	switch {
+	case a.Mode != "":
+		return a.Mode
+	case a.EncodingAESKey != "":
+		return ModeSafe
+	default:
+		return ModePlaintext
+	}
+}
+
+// TemplateRef names the WeChat template used for one purpose and, optionally,
+// how its keywords are filled. Fields maps a keyword of the template
+// ("thing1", "number2") to the name of a text template in templates/; when
+// empty the mapping shipped in templates/ is used.
+type TemplateRef struct {
+	ID     string            `json:"id"`
+	Fields map[string]string `json:"fields,omitempty"`
+}
+
+// Template purposes: every message wxclub sends on its own initiative is sent
+// for one of these.
+const (
+	PurposePointsChanged = "points_changed"
+	PurposeLevelChanged  = "level_changed"
+)
+
+// TemplatePurposes lists the purposes a merchant may configure.
+var templatePurposes = []string{PurposePointsChanged, PurposeLevelChanged}
+
+// HashAPIKey returns the stored form of a merchant API key. Keys are long
+// random strings, so a plain SHA-256 is enough and lets us look a key up by
+// its hash.
+func HashAPIKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+// Location returns the merchant's time zone.
+func (m *Merchant) Location() *time.Location {
+	loc, err := time.LoadLocation(m.Timezone)
+	if err != nil {
+		return time.UTC // Validate refuses unknown zones; this is for zero values.
+	}
+	return loc
+}
+
+var (
+	merchantIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+	tokenPattern      = regexp.MustCompile(`^[A-Za-z0-9]{3,32}$`)
+	aesKeyPattern     = regexp.MustCompile(`^[A-Za-z0-9+/]{43}$`)
+)
+
+// Validate checks the merchant's settings; the error names the offending
+// field by its configuration key.
+func (m *Merchant) Validate() error {
+	if !merchantIDPattern.MatchString(m.ID) {
+		return FieldErrorf("id", "must be 1-64 lower-case letters, digits, '-' or '_', got %q", m.ID)
+	}
+	if m.Name == "" {
+		return FieldErrorf("name", "is required")
+	}
+	if _, err := time.LoadLocation(m.Timezone); m.Timezone == "" || err != nil {
+		return FieldErrorf("timezone", "must be an IANA time zone such as Asia/Shanghai, got %q", m.Timezone)
+	}
+	if err := m.OfficialAccount.Validate(); err != nil {
+		return Prefix("official_account", err)
+	}
+	if err := m.Membership.Validate(); err != nil {
+		return Prefix("membership", err)
+	}
+	return validateTemplates(m.Templates)
+}
+
+// Validate checks the official-account credentials.
+func (a OfficialAccount) Validate() error {
+	switch {
+	case a.AppID == "":
+		return FieldErrorf("app_id", "is required")
+	case a.AppSecret == "":
+		return FieldErrorf("app_secret", "is required")
+	case !tokenPattern.MatchString(a.Token):
+		return FieldErrorf("token", "must be 3-32 letters or digits, as WeChat requires")
+	case a.EncodingAESKey != "" && !aesKeyPattern.MatchString(a.EncodingAESKey):
+		return FieldErrorf("encoding_aes_key", "must be the 43 characters WeChat generates")
+	}
+	switch a.Mode {
+	case "", ModePlaintext:
+	case ModeCompatible, ModeSafe:
+		if a.EncodingAESKey == "" {
+			return FieldErrorf("encoding_aes_key", "is required in %s mode", a.Mode)
+		}
+	default:
+		return FieldErrorf("mode", "must be plaintext, compatible or safe, got %q", a.Mode)
+	}
+	return nil
+}
+
+func validateTemplates(refs map[string]TemplateRef) error {
+	for purpose, ref := range refs {
+		if !knownPurpose(purpose) {
+			return FieldErrorf("templates."+purpose, "unknown purpose; known: %v", templatePurposes)
+		}
+		if ref.ID == "" {
+			return FieldErrorf(fmt.Sprintf("templates.%s.id", purpose), "is required")
+		}
+	}
+	return nil
+}
+
+func knownPurpose(p string) bool {
+	for _, known := range templatePurposes {
+		if p == known {
+			return true
+		}
+	}
+	return false
+}
