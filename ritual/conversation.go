@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // errRepeated aborts the transaction of a delivery that was handled before.
@@ -124,4 +125,20 @@ func (c *Club) render(m *Merchant, name string) (Reply, error) {
 		return Reply{}, fmt.Errorf("ritual: reply %s: %w", name, err)
 	}
 	return Reply{Text: text}, nil
+}
+
+// ForgetDeliveries deletes the record of deliveries received more than
+// retention ago, in batches, and returns how many it deleted. retention must
+// exceed the webhook's replay window, or a replay inside the window would be
+// handled again.
+func (c *Club) ForgetDeliveries(ctx context.Context, retention time.Duration) (int64, error) {
+	before := c.clock().Add(-retention)
+	var total int64
+	for {
+		n, err := c.store.Inbound().Prune(ctx, before, 1000)
+		total += n
+		if err != nil || n < 1000 {
+			return total, err
+		}
+	}
 }

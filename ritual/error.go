@@ -9,17 +9,17 @@ import (
 // (handlers/errors.go); anything else is an internal error whose message is
 // never shown to a user.
 const (
-	ECONFLICT     = "conflict"      // the request contradicts what is stored (409)
-	EINTERNAL     = "internal"      // a bug or an outage (500)
-	EINVALID      = "invalid"       // the request is well-formed but its values are wrong (422)
-	EBADREQUEST   = "bad_request"   // the request cannot be parsed (400)
-	ENOTFOUND     = "not_found"     // no such thing for this merchant (404)
-	EUNAUTHORIZED = "unauthorized"  // missing or wrong credentials (401)
-	EFORBIDDEN    = "forbidden"     // credentials fine, signature or policy not (403)
-	EUNAVAILABLE  = "unavailable"   // a dependency is down; try again later (503)
-	ETOOLARGE     = "too_large"     // the body is over the limit (413)
-	EDUPLICATE    = "duplicate"     // the same key was seen before; not an error for callers that dedupe
-	ERATELIMITED  = "rate_limited"  // slow down (429)
+	ECONFLICT     = "conflict"     // the request contradicts what is stored (409)
+	EINTERNAL     = "internal"     // a bug or an outage (500)
+	EINVALID      = "invalid"      // the request is well-formed but its values are wrong (422)
+	EBADREQUEST   = "bad_request"  // the request cannot be parsed (400)
+	ENOTFOUND     = "not_found"    // no such thing for this merchant (404)
+	EUNAUTHORIZED = "unauthorized" // missing or wrong credentials (401)
+	EFORBIDDEN    = "forbidden"    // credentials fine, signature or policy not (403)
+	EUNAVAILABLE  = "unavailable"  // a dependency is down; try again later (503)
+	ETOOLARGE     = "too_large"    // the body is over the limit (413)
+	EDUPLICATE    = "duplicate"    // the same key was seen before; not an error for callers that dedupe
+	ERATELIMITED  = "rate_limited" // slow down (429)
 )
 
 // Error is a domain error: a code an adapter can act on and a message a user

@@ -1,0 +1,75 @@
+// Package handlers is wxclub's HTTP surface on gin: the official-account
+// webhook, the group-bridge webhook, the merchant API, health checks. It is
+// thin: it authenticates, parses and answers, and leaves every decision to
+// the domain (package ritual) through the Club interface declared here.
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wxclub/wxclub/ritual"
+)
+
+// Club is what the handlers need from the domain; *ritual.Club implements it.
+type Club interface {
+	Now() time.Time
+	Ready(ctx context.Context) error
+	Merchant(ctx context.Context, id string) (*ritual.Merchant, error)
+	MerchantByAPIKey(ctx context.Context, key string) (*ritual.Merchant, error)
+	HandleMessage(ctx context.Context, m *ritual.Merchant, msg ritual.InboundMessage) (ritual.Reply, error)
+	Member(ctx context.Context, m *ritual.Merchant, openid string) (*ritual.Member, error)
+}
+
+var _ Club = (*ritual.Club)(nil)
+
+// Options configures the HTTP surface.
+type Options struct {
+	Club Club
+	// ReplayWindow rejects signed requests whose timestamp is further than
+	// this from now; 0 turns the check off.
+	ReplayWindow time.Duration
+	Logger       *slog.Logger
+	// Emulator, when set, is the in-process WeChat emulator, served under
+	// /emu.
+	Emulator http.Handler
+}
+
+// Server holds the handlers' dependencies.
+type Server struct {
+	club         Club
+	replayWindow time.Duration
+	log          *slog.Logger
+}
+
+// New returns the HTTP handler of the whole service.
+func New(opts Options) http.Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{club: opts.Club, replayWindow: opts.ReplayWindow, log: opts.Logger}
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.ContextWithFallback = true // c.Request.Context() cancellation reaches the domain
+	r.Use(s.requestLog(), s.recoverPanic())
+
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+	r.GET("/wechat/:merchant", s.wechatVerify)
+	r.POST("/wechat/:merchant", s.wechatMessage)
+
+	api := r.Group("/api/v1", s.authenticate)
+	api.GET("/members/:openid", s.getMember)
+
+	if opts.Emulator != nil {
+		r.Any("/emu/*path", gin.WrapH(opts.Emulator))
+	}
+	r.NoRoute(func(c *gin.Context) {
+		writeError(c, ritual.Errorf(ritual.ENOTFOUND, "no route %s %s", c.Request.Method, c.Request.URL.Path))
+	})
+	return r
+}
