@@ -1,0 +1,257 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/confmap"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/v2"
+
+	"github.com/wxclub/wxclub/ritual"
+)
+
+// Config is the whole configuration: config.yaml, then WXCLUB_* environment
+// variables on top. Keys are the YAML keys; WXCLUB_DATABASE_DSN overrides
+// database.dsn.
+type Config struct {
+	Server    ServerConfig     `json:"server"`
+	Database  DatabaseConfig   `json:"database"`
+	WeChat    WeChatConfig     `json:"wechat"`
+	Log       LogConfig        `json:"log"`
+	Merchants []MerchantConfig `json:"merchants"`
+}
+
+// ServerConfig is the HTTP listener.
+type ServerConfig struct {
+	Addr string `json:"addr"`
+	// ShutdownTimeout bounds how long in-flight requests may take to finish
+	// after SIGTERM.
+	ShutdownTimeout time.Duration `json:"shutdown_timeout"`
+}
+
+// DatabaseConfig selects the database.
+type DatabaseConfig struct {
+	Driver       string `json:"driver"`
+	DSN          string `json:"dsn"`
+	MaxOpenConns int    `json:"max_open_conns"`
+}
+
+// WeChatConfig is how wxclub talks to WeChat.
+type WeChatConfig struct {
+	// APIBase is "emulator" (serve the emulator in-process under /emu and
+	// call it) or an API origin such as https://api.weixin.qq.com.
+	APIBase string `json:"api_base"`
+	// ReplayWindow rejects signed requests this far from now; 0 turns the
+	// check off.
+	ReplayWindow time.Duration `json:"replay_window"`
+	// DedupeRetention is how long a delivery is remembered so a repeat is
+	// recognised. It must outlive the replay window.
+	DedupeRetention time.Duration `json:"dedupe_retention"`
+	// HTTPTimeout bounds every call to the WeChat API.
+	HTTPTimeout time.Duration `json:"http_timeout"`
+}
+
+// LogConfig shapes the logs.
+type LogConfig struct {
+	Format string `json:"format"` // text | json
+	Level  string `json:"level"`  // debug | info | warn | error
+}
+
+// MerchantConfig is a merchant as written in config.yaml: the domain's
+// settings plus the API key, which the database keeps only hashed.
+type MerchantConfig struct {
+	ritual.Merchant
+	APIKey string `json:"api_key"`
+}
+
+// APIBaseEmulator selects the in-process emulator.
+const APIBaseEmulator = "emulator"
+
+// DefaultConfig returns the configuration used for keys the file leaves out.
+func DefaultConfig() Config {
+	return Config{
+		Server:   ServerConfig{Addr: ":8080", ShutdownTimeout: 10 * time.Second},
+		Database: DatabaseConfig{Driver: "sqlite", DSN: "wxclub.db", MaxOpenConns: 32},
+		WeChat: WeChatConfig{
+			APIBase: APIBaseEmulator, ReplayWindow: 300 * time.Second,
+			DedupeRetention: 72 * time.Hour, HTTPTimeout: 10 * time.Second,
+		},
+		Log: LogConfig{Format: "text", Level: "info"},
+	}
+}
+
+// EnvPrefix starts every environment override.
+const EnvPrefix = "WXCLUB_"
+
+// LoadConfig reads path over the defaults, applies WXCLUB_* overrides from
+// environ and validates the result. Errors name the offending key.
+func LoadConfig(path string, environ []string) (Config, error) {
+	k := koanf.New(".")
+	if err := k.Load(confmap.Provider(defaultsMap(), "."), nil); err != nil {
+		return Config{}, err
+	}
+	if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
+		return Config{}, fmt.Errorf("config: read %s: %w", path, err)
+	}
+	if err := expandSecrets(k, environ); err != nil {
+		return Config{}, err
+	}
+	if err := applyEnv(k, environ); err != nil {
+		return Config{}, err
+	}
+	cfg, err := decode(k)
+	if err != nil {
+		return Config{}, err
+	}
+	return cfg, cfg.Validate()
+}
+
+// defaultsMap flattens DefaultConfig into koanf keys, so every known key
+// exists before the file is read and can be overridden from the
+// environment even when the file leaves it out.
+func defaultsMap() map[string]any {
+	d := DefaultConfig()
+	return map[string]any{
+		"server.addr": d.Server.Addr, "server.shutdown_timeout": d.Server.ShutdownTimeout.String(),
+		"database.driver": d.Database.Driver, "database.dsn": d.Database.DSN,
+		"database.max_open_conns": d.Database.MaxOpenConns,
+		"wechat.api_base":         d.WeChat.APIBase, "wechat.replay_window": d.WeChat.ReplayWindow.String(),
+		"wechat.dedupe_retention": d.WeChat.DedupeRetention.String(), "wechat.http_timeout": d.WeChat.HTTPTimeout.String(),
+		"log.format": d.Log.Format, "log.level": d.Log.Level,
+	}
+}
+
+// applyEnv overrides scalar keys from WXCLUB_<KEY> (dots become
+// underscores, upper case). Only known keys are mapped, so an underscore in
+// a key ("replay_window") is never ambiguous.
+func applyEnv(k *koanf.Koanf, environ []string) error {
+	byEnv := map[string]string{}
+	for key := range defaultsMap() {
+		byEnv[EnvPrefix+strings.ToUpper(strings.ReplaceAll(key, ".", "_"))] = key
+	}
+	overrides := map[string]any{}
+	for _, kv := range environ {
+		name, value, _ := strings.Cut(kv, "=")
+		if key, ok := byEnv[name]; ok {
+			overrides[key] = value
+		}
+	}
+	return k.Load(confmap.Provider(overrides, "."), nil)
+}
+
+var secretRef = regexp.MustCompile(`^\$\{([A-Z_][A-Z0-9_]*)\}$`)
+
+// expandSecrets replaces values written as ${NAME} inside merchants by the
+// environment variable NAME, so credentials need not sit in the file.
+func expandSecrets(k *koanf.Koanf, environ []string) error {
+	env := map[string]string{}
+	for _, kv := range environ {
+		name, value, _ := strings.Cut(kv, "=")
+		env[name] = value
+	}
+	raw, ok := k.Get("merchants").([]any)
+	if !ok {
+		return nil
+	}
+	for i, item := range raw {
+		if err := expandIn(fmt.Sprintf("merchants[%d]", i), item, env); err != nil {
+			return err
+		}
+	}
+	return k.Load(confmap.Provider(map[string]any{"merchants": raw}, "."), nil)
+}
+
+func expandIn(path string, node any, env map[string]string) error {
+	m, ok := node.(map[string]any)
+	if !ok {
+		return nil
+	}
+	for key, v := range m {
+		switch v := v.(type) {
+		case string:
+			if ref := secretRef.FindStringSubmatch(v); ref != nil {
+				value, set := env[ref[1]]
+				if !set {
+					return fmt.Errorf("config: %s.%s: environment variable %s is not set", path, key, ref[1])
+				}
+				m[key] = value
+			}
+		case map[string]any:
+			if err := expandIn(path+"."+key, v, env); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func decode(k *koanf.Koanf) (Config, error) {
+	var cfg Config
+	var md mapstructure.Metadata
+	err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{Tag: "json", DecoderConfig: &mapstructure.DecoderConfig{
+		DecodeHook:       mapstructure.StringToTimeDurationHookFunc(),
+		WeaklyTypedInput: true,
+		Squash:           true,
+		Metadata:         &md,
+		Result:           &cfg,
+	}})
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	if len(md.Unused) > 0 {
+		sort.Strings(md.Unused)
+		return Config{}, fmt.Errorf("config: unknown key %s", strings.Join(md.Unused, ", "))
+	}
+	return cfg, nil
+}
+
+// Validate checks the configuration; the error names the key.
+func (c Config) Validate() error {
+	switch {
+	case c.Server.Addr == "":
+		return errors.New("config: server.addr: is required")
+	case c.Database.Driver != "sqlite" && c.Database.Driver != "mysql":
+		return fmt.Errorf("config: database.driver: must be sqlite or mysql, got %q", c.Database.Driver)
+	case c.Database.DSN == "":
+		return errors.New("config: database.dsn: is required")
+	case c.WeChat.APIBase != APIBaseEmulator && !strings.HasPrefix(c.WeChat.APIBase, "http"):
+		return fmt.Errorf("config: wechat.api_base: must be %q or an http(s) origin, got %q", APIBaseEmulator, c.WeChat.APIBase)
+	case c.WeChat.ReplayWindow < 0:
+		return errors.New("config: wechat.replay_window: must not be negative")
+	case c.WeChat.DedupeRetention <= c.WeChat.ReplayWindow:
+		return fmt.Errorf("config: wechat.dedupe_retention: %s must be longer than wechat.replay_window (%s), or a replay inside the window would be handled twice", c.WeChat.DedupeRetention, c.WeChat.ReplayWindow)
+	case c.WeChat.HTTPTimeout <= 0:
+		return errors.New("config: wechat.http_timeout: must be positive")
+	case !slices.Contains([]string{"text", "json"}, c.Log.Format):
+		return fmt.Errorf("config: log.format: must be text or json, got %q", c.Log.Format)
+	case !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level):
+		return fmt.Errorf("config: log.level: must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	return c.validateMerchants()
+}
+
+func (c Config) validateMerchants() error {
+	seen := map[string]bool{}
+	for i, mc := range c.Merchants {
+		path := fmt.Sprintf("merchants[%d]", i)
+		if err := mc.Merchant.Validate(); err != nil {
+			return fmt.Errorf("config: %s.%s: %s", path, ritual.ErrorField(err), ritual.ErrorMessage(err))
+		}
+		if len(mc.APIKey) < 8 {
+			return fmt.Errorf("config: %s.api_key: must be at least 8 characters", path)
+		}
+		if seen[mc.ID] {
+			return fmt.Errorf("config: %s.id: duplicate merchant id %q", path, mc.ID)
+		}
+		seen[mc.ID] = true
+	}
+	return nil
+}

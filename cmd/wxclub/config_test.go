@@ -1,0 +1,119 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// shippedConfig is the repository's config.yaml.
+const shippedConfig = "../../config.yaml"
+
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestShippedConfigLoads(t *testing.T) {
+	cfg, err := LoadConfig(shippedConfig, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.Database.Driver, "sqlite"; got != want {
+		t.Errorf("driver = %q, want %q", got, want)
+	}
+	if got, want := cfg.WeChat.APIBase, APIBaseEmulator; got != want {
+		t.Errorf("api_base = %q, want %q", got, want)
+	}
+	if got, want := cfg.WeChat.ReplayWindow, 300*time.Second; got != want {
+		t.Errorf("replay_window = %v, want %v", got, want)
+	}
+	if len(cfg.Merchants) != 1 || cfg.Merchants[0].ID != "demo" {
+		t.Fatalf("merchants = %+v, want the demo merchant", cfg.Merchants)
+	}
+	demo := cfg.Merchants[0]
+	if demo.OfficialAccount.Token == "" || demo.OfficialAccount.EncodingAESKey == "" || demo.APIKey == "" {
+		t.Errorf("demo merchant lacks plaintext or safe-mode credentials: %+v", demo.OfficialAccount)
+	}
+	if got := len(demo.Membership.Levels); got != 3 || demo.Membership.Levels[2].Nickname != "茶仙" {
+		t.Errorf("levels = %+v, want the three tea levels", demo.Membership.Levels)
+	}
+}
+
+func TestEnvironmentOverrides(t *testing.T) {
+	cfg, err := LoadConfig(shippedConfig, []string{
+		"WXCLUB_DATABASE_DSN=/tmp/other.db",
+		"WXCLUB_SERVER_ADDR=127.0.0.1:9999",
+		"WXCLUB_WECHAT_REPLAY_WINDOW=0",
+		"WXCLUB_LOG_FORMAT=json",
+		"UNRELATED=1",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Database.DSN != "/tmp/other.db" || cfg.Server.Addr != "127.0.0.1:9999" || cfg.WeChat.ReplayWindow != 0 || cfg.Log.Format != "json" {
+		t.Fatalf("overrides not applied: %+v", cfg)
+	}
+}
+
+func TestSecretsFromEnvironment(t *testing.T) {
+	text := strings.Replace(mustReadFile(t, shippedConfig), "app_secret: demo-app-secret-0123456789abcdef", "app_secret: ${DEMO_APP_SECRET}", 1)
+	path := writeConfig(t, text)
+	cfg, err := LoadConfig(path, []string{"DEMO_APP_SECRET=from-env"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Merchants[0].OfficialAccount.AppSecret; got != "from-env" {
+		t.Fatalf("app_secret = %q, want from-env", got)
+	}
+	_, err = LoadConfig(path, nil)
+	if err == nil || !strings.Contains(err.Error(), "merchants[0].official_account.app_secret") || !strings.Contains(err.Error(), "DEMO_APP_SECRET") {
+		t.Fatalf("err = %v, want it to name the key and the missing variable", err)
+	}
+}
+
+func TestBadConfigNamesTheKey(t *testing.T) {
+	base := mustReadFile(t, shippedConfig)
+	cases := []struct {
+		name, from, to, wantKey string
+	}{
+		{"driver", "driver: sqlite", "driver: postgres", "database.driver"},
+		{"duration", "replay_window: 300s", "replay_window: soon", "replay_window"},
+		{"retention shorter than window", "dedupe_retention: 72h", "dedupe_retention: 1m", "wechat.dedupe_retention"},
+		{"unknown key", "server:\n", "server:\n  adress: x\n", "server.adress"},
+		{"token", "token: wxclubdemo", "token: a", "merchants[0].official_account.token"},
+		{"aes key", "encoding_aes_key: B7pOlyRIvK3oLh2uGxKclaQlSF/dXMg5Xg7B67sNrak", "encoding_aes_key: short", "merchants[0].official_account.encoding_aes_key"},
+		{"timezone", "timezone: Asia/Shanghai", "timezone: Mars/Olympus", "merchants[0].timezone"},
+		{"threshold below the level beneath", "min_amount_fen: 300000", "min_amount_fen: 100", "merchants[0].membership.levels[2].min_amount_fen"},
+		{"missing threshold", "min_amount_fen: 50000, min_orders: 2", "min_amount_fen: 50000", "merchants[0].membership.levels[1].min_orders"},
+		{"right kind", "kind: discount", "kind: cashback", "merchants[0].membership.levels[1].right.kind"},
+		{"template purpose", "level_changed:  { id: TPL_LEVEL }", "levle_changed: { id: TPL_LEVEL }", "merchants[0].templates.levle_changed"},
+		{"api key", "api_key: demo-key-change-me", "api_key: x", "merchants[0].api_key"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if !strings.Contains(base, c.from) {
+				t.Fatalf("shipped config no longer contains %q", c.from)
+			}
+			_, err := LoadConfig(writeConfig(t, strings.Replace(base, c.from, c.to, 1)), nil)
+			if err == nil || !strings.Contains(err.Error(), c.wantKey) {
+				t.Fatalf("err = %v, want it to name %s", err, c.wantKey)
+			}
+		})
+	}
+}
+
+func mustReadFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

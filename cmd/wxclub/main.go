@@ -1,0 +1,111 @@
+// Command wxclub runs the wxclub membership service and its tools.
+//
+//	wxclub [serve] [-config FILE]   run the service (the default)
+//	wxclub migrate [-config FILE]   create or upgrade the database schema
+//	wxclub sim ACTION [flags]       play a shopper against a running service
+//	wxclub emulator [flags]         run the WeChat emulator on its own
+//	wxclub load webhook [flags]     load-test a running service
+//	wxclub version                  print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	_ "time/tzdata" // merchants' time zones work on minimal images without zoneinfo
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal now kills the process at once
+	}()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "wxclub:", err)
+		os.Exit(1)
+	}
+}
+
+// run dispatches a subcommand; serve is the default.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return runServe(ctx, args, stderr)
+	case "migrate":
+		return runMigrate(ctx, args, stdout, stderr)
+	case "sim":
+		return runSim(ctx, args, stdout, stderr)
+	case "emulator":
+		return runEmulator(ctx, args, stderr)
+	case "load":
+		return runLoad(ctx, args, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "wxclub", version)
+		return nil
+	case "help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	default:
+		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+	}
+}
+
+const usage = `usage:
+  wxclub [serve] [-config FILE]   run the service (default config.yaml)
+  wxclub migrate [-config FILE]   create or upgrade the database schema
+  wxclub sim ACTION [flags]       play a shopper: follow [--scene S], unfollow, scan SCENE,
+                                  say TEXT, inbox, redeliver; --merchant, --openid, --server
+  wxclub emulator [flags]         run the WeChat emulator on its own
+  wxclub load webhook [flags]     drive a running service with signed messages; report req/s and p99
+  wxclub version                  print the version`
+
+// newFlagSet returns a flag set that reports errors instead of exiting.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("wxclub "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parseConfigOnly parses the flags of a command whose only flag is -config
+// and loads that configuration with the environment's overrides.
+func parseConfigOnly(name string, args []string, stderr io.Writer) (Config, error) {
+	fs := newFlagSet(name, stderr)
+	path := fs.String("config", "config.yaml", "configuration file")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	return LoadConfig(*path, os.Environ())
+}
+
+// parseInterspersed parses flags that may come before, between or after
+// positional arguments ("sim say 你好 --openid o1") and returns the
+// positional ones.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+}

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wxclub/wxclub/models"
+	"github.com/wxclub/wxclub/models/modelstest"
+)
+
+func TestMain(m *testing.M) { modelstest.Main(m) }
+
+// startMain runs the whole program on port 0 with the shipped
+// configuration, on a fresh SQLite file or the MySQL test database.
+func startMain(t *testing.T, driver string) *Main {
+	t.Helper()
+	cfg, err := LoadConfig(shippedConfig, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Server.Addr = "127.0.0.1:0"
+	cfg.Database.Driver = driver
+	cfg.Database.DSN = filepath.Join(t.TempDir(), "wxclub.db")
+	if driver == models.DriverMySQL {
+		cfg.Database.DSN = modelstest.MySQLDSN(t)
+		// Tests share one MySQL database; give this run its own merchant.
+		cfg.Merchants[0].ID = "demo" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", ""))
+		cfg.Merchants[0].APIKey = "key-" + cfg.Merchants[0].ID
+		cfg.Merchants[0].OfficialAccount.AppID = "wx" + cfg.Merchants[0].ID
+	}
+	m := NewMain(cfg, slog.New(slog.DiscardHandler))
+	if err := m.Run(context.Background()); err != nil {
+		m.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return m
+}
+
+// sim runs `wxclub sim ...` against m and returns what it printed.
+func sim(t *testing.T, m *Main, args ...string) string {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	args = append([]string{"sim", "--server", m.URL(), "--merchant", m.Config.Merchants[0].ID}, args...)
+	if err := run(context.Background(), args, &out, &errOut); err != nil {
+		t.Fatalf("wxclub %s: %v (%s)", strings.Join(args, " "), err, errOut.String())
+	}
+	return out.String()
+}
+
+func TestDemoWalkThrough(t *testing.T) {
+	for _, driver := range modelstest.Drivers() {
+		t.Run(driver, func(t *testing.T) {
+			m := startMain(t, driver)
+			const shopper = "--openid=oWalkThrough0000000000000001"
+
+			if got := sim(t, m, "follow", "--scene", "poster", shopper); !strings.Contains(got, "欢迎关注Demo Tea House") {
+				t.Fatalf("follow printed %q, want the welcome", got)
+			}
+			if got := sim(t, m, "say", "帮助", shopper); !strings.Contains(got, "你可以回复") {
+				t.Fatalf("say 帮助 printed %q, want the help", got)
+			}
+			if got := sim(t, m, "say", "在吗", shopper); !strings.Contains(got, "帮助") {
+				t.Fatalf("say 在吗 printed %q, want the default reply", got)
+			}
+			if got := sim(t, m, "redeliver", shopper); !strings.Contains(got, "帮助") {
+				t.Fatalf("redeliver printed %q, want the first reply again", got)
+			}
+			if got := sim(t, m, "unfollow", shopper); !strings.Contains(got, "no reply") {
+				t.Fatalf("unfollow printed %q, want no reply", got)
+			}
+			if got := sim(t, m, "follow", shopper); !strings.Contains(got, "欢迎回来") {
+				t.Fatalf("second follow printed %q, want welcome back", got)
+			}
+			if got := sim(t, m, "inbox", shopper); !strings.Contains(got, "inbox empty") {
+				t.Fatalf("inbox printed %q, want empty (nothing sent yet)", got)
+			}
+
+			body := get(t, m.URL()+"/api/v1/members/oWalkThrough0000000000000001", m.Config.Merchants[0].APIKey)
+			if !strings.Contains(body, `"state":"following"`) || !strings.Contains(body, `"subscribe_scene":"poster"`) {
+				t.Fatalf("member API = %s", body)
+			}
+		})
+	}
+}
+
+func TestSafeModeMerchant(t *testing.T) {
+	m := startMain(t, models.DriverSQLite)
+	// The demo merchant is in compatible mode; the emulator delivers
+	// encrypted and the service answers encrypted. A reply that did not
+	// decrypt would show up as a problem in sim's output.
+	sim(t, m, "follow", "--openid=oSafeMode00000000000000000001")
+	if got := sim(t, m, "say", "help", "--openid=oSafeMode00000000000000000001"); !strings.Contains(got, "你可以回复") {
+		t.Fatalf("safe-mode say printed %q", got)
+	}
+}
+
+func TestSimRefusesWhatWeChatRefuses(t *testing.T) {
+	m := startMain(t, models.DriverSQLite)
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"sim", "--server", m.URL(), "say", "hi", "--openid", "oNeverFollowed000000000000001"}, &out, &errOut)
+	if err == nil {
+		t.Fatalf("a non-follower could message the account: %s", out.String())
+	}
+}
+
+func TestVersionAndUnknownCommand(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"version"}, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "wxclub ") {
+		t.Fatalf("version: %v %q", err, out.String())
+	}
+	if err := run(context.Background(), []string{"frobnicate"}, io.Discard, io.Discard); err == nil {
+		t.Fatal("unknown command accepted")
+	}
+}
+
+func TestMigrateCommand(t *testing.T) {
+	path := writeConfig(t, strings.Replace(mustReadFile(t, shippedConfig), "dsn: wxclub.db", "dsn: "+filepath.Join(t.TempDir(), "m.db"), 1))
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"migrate", "-config", path}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "schema up to date") {
+		t.Fatalf("migrate printed %q", out.String())
+	}
+}
+
+func get(t *testing.T, url, key string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
+	}
+	return string(b)
+}

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wxclub/wxclub/handlers"
+	"github.com/wxclub/wxclub/models"
+	"github.com/wxclub/wxclub/ritual"
+	"github.com/wxclub/wxclub/wechat"
+	"github.com/wxclub/wxclub/wechat/emulator"
+)
+
+// Main is the running service: database, domain, HTTP server and the
+// background work, with the emulator when the configuration asks for it.
+type Main struct {
+	Config Config
+	Logger *slog.Logger
+	Clock  ritual.Clock
+
+	DB       *models.DB
+	Club     *ritual.Club
+	Emulator *emulator.Emulator
+
+	listener net.Listener
+	server   *http.Server
+	stop     context.CancelFunc
+	workers  sync.WaitGroup
+}
+
+// NewMain returns a Main for cfg.
+func NewMain(cfg Config, logger *slog.Logger) *Main {
+	return &Main{Config: cfg, Logger: logger, Clock: ritual.SystemClock}
+}
+
+func runServe(ctx context.Context, args []string, stderr io.Writer) error {
+	cfg, err := parseConfigOnly("serve", args, stderr)
+	if err != nil {
+		return err
+	}
+	m := NewMain(cfg, newLogger(cfg.Log, stderr))
+	if err := m.Run(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	<-ctx.Done()
+	m.Logger.Info("shutting down")
+	return m.Close()
+}
+
+// newLogger builds the process logger from the log configuration.
+func newLogger(cfg LogConfig, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Run opens and migrates the database, seeds the configured merchants,
+// starts listening and serving, and starts the background work. It returns
+// once the service is up; Close stops it.
+func (m *Main) Run(ctx context.Context) error {
+	if err := m.openDatabase(ctx); err != nil {
+		return err
+	}
+	m.Club = ritual.NewClub(m.DB, ritual.ClubOptions{Clock: m.Clock, Logger: m.Logger})
+	if err := m.seedMerchants(ctx); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", m.Config.Server.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (server.addr): %w", m.Config.Server.Addr, err)
+	}
+	m.listener = ln
+	if err := m.configureWeChat(); err != nil {
+		return err
+	}
+	m.server = &http.Server{
+		Handler: handlers.New(handlers.Options{
+			Club: m.Club, ReplayWindow: m.Config.WeChat.ReplayWindow, Logger: m.Logger, Emulator: m.emulatorHandler(),
+		}),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	go func() {
+		if err := m.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.Logger.Error("http server stopped", "err", err)
+		}
+	}()
+	m.startBackground()
+	m.Logger.Info("wxclub serving", "addr", m.URL(), "database", m.Config.Database.Driver, "wechat", m.Config.WeChat.APIBase, "version", version)
+	return nil
+}
+
+func (m *Main) openDatabase(ctx context.Context) error {
+	db, err := models.Open(ctx, models.Config{
+		Driver: m.Config.Database.Driver, DSN: m.Config.Database.DSN,
+		MaxOpenConns: m.Config.Database.MaxOpenConns, Clock: m.Clock, Logger: m.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	m.DB = db
+	return db.Migrate(ctx)
+}
+
+func (m *Main) seedMerchants(ctx context.Context) error {
+	for _, mc := range m.Config.Merchants {
+		created, err := m.Club.SeedMerchant(ctx, &mc.Merchant, mc.APIKey)
+		if err != nil {
+			return fmt.Errorf("seed merchant %s: %w", mc.ID, err)
+		}
+		if !created {
+			m.Logger.Info("merchant already in the database; its config.yaml entry is not applied (the database is the truth)", "merchant", mc.ID)
+		}
+	}
+	return nil
+}
+
+// configureWeChat points silenceper at WeChat or at the in-process
+// emulator, which learns each merchant's account and webhook.
+func (m *Main) configureWeChat() error {
+	base := m.Config.WeChat.APIBase
+	if base == APIBaseEmulator {
+		m.Emulator = emulator.New(emulator.Options{Clock: m.Clock, Logger: m.Logger.With("component", "emulator")})
+		if err := registerAccounts(m.Emulator, m.Config.Merchants, m.URL()); err != nil {
+			return err
+		}
+		base = m.URL() + "/emu"
+	}
+	wechat.ConfigureLibrary(wechat.LibraryOptions{APIBase: base, Timeout: m.Config.WeChat.HTTPTimeout, Logger: m.Logger})
+	return nil
+}
+
+// registerAccounts tells the emulator about each merchant's official
+// account and where its webhook is.
+func registerAccounts(emu *emulator.Emulator, merchants []MerchantConfig, serviceURL string) error {
+	for _, mc := range merchants {
+		acct := mc.OfficialAccount
+		err := emu.Register(emulator.Account{
+			Name: mc.ID, AppID: acct.AppID, AppSecret: acct.AppSecret, Token: acct.Token,
+			EncodingAESKey: acct.EncodingAESKey, Mode: acct.MessageMode(),
+			WebhookURL: serviceURL + "/wechat/" + mc.ID,
+		})
+		if err != nil {
+			return fmt.Errorf("emulator: register %s: %w", mc.ID, err)
+		}
+	}
+	return nil
+}
+
+func (m *Main) emulatorHandler() http.Handler {
+	if m.Emulator == nil {
+		return nil
+	}
+	return m.Emulator.Handler()
+}
+
+// URL returns the base URL the service listens on, reachable from this host.
+func (m *Main) URL() string {
+	addr := m.listener.Addr().(*net.TCPAddr)
+	host := "127.0.0.1"
+	if h, _, err := net.SplitHostPort(m.Config.Server.Addr); err == nil && h != "" && h != "0.0.0.0" && h != "::" {
+		host = h
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return fmt.Sprintf("http://%s:%d", host, addr.Port)
+}
+
+// startBackground starts the work that runs beside the HTTP server. Each
+// goroutine stops when Close cancels its context.
+func (m *Main) startBackground() {
+	ctx, cancel := context.WithCancel(context.Background())
+	m.stop = cancel
+	m.workers.Add(1)
+	go func() {
+		defer m.workers.Done()
+		m.pruneDeliveries(ctx)
+	}()
+}
+
+// pruneDeliveries forgets deliveries older than the dedupe retention, hourly.
+func (m *Main) pruneDeliveries(ctx context.Context) {
+	ticker := time.NewTicker(time.Hour)
+	defer ticker.Stop()
+	for {
+		n, err := m.Club.ForgetDeliveries(ctx, m.Config.WeChat.DedupeRetention)
+		if err != nil && ctx.Err() == nil {
+			m.Logger.Warn("pruning deliveries failed", "err", err)
+		} else if n > 0 {
+			m.Logger.Info("pruned old deliveries", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// Close stops taking requests, lets in-flight ones finish (within
+// server.shutdown_timeout), stops the background work and closes the
+// database.
+func (m *Main) Close() error {
+	var errs []error
+	if m.server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), m.Config.Server.ShutdownTimeout)
+		errs = append(errs, m.server.Shutdown(ctx))
+		cancel()
+	} else if m.listener != nil {
+		errs = append(errs, m.listener.Close())
+	}
+	if m.stop != nil {
+		m.stop()
+		m.workers.Wait()
+	}
+	if m.DB != nil {
+		errs = append(errs, m.DB.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// defaultShopper is the openid `wxclub sim` plays unless told otherwise;
+// WeChat openids are 28 characters starting with "o".
+const defaultShopper = "oDemoShopper0000000000000001"
+
+// runSim plays a shopper against a running service through the WeChat
+// emulator: the emulator signs (and in safe mode encrypts) each message as
+// WeChat would, delivers it to the merchant's webhook and hands back the
+// decrypted reply, which is printed.
+func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("sim", stderr)
+	merchant := fs.String("merchant", "demo", "merchant id")
+	openid := fs.String("openid", defaultShopper, "the shopper's openid")
+	server := fs.String("server", "http://127.0.0.1:8080", "where the emulator is served (the service itself when api_base is emulator)")
+	scene := fs.String("scene", "", "QR scene for follow")
+	fs.Usage = func() { fmt.Fprintln(stderr, usage) }
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(positional) == 0 {
+		return fmt.Errorf("sim: say what the shopper does: follow, unfollow, scan SCENE, say TEXT, inbox, redeliver")
+	}
+	client := &simClient{base: strings.TrimRight(*server, "/") + "/emu", http: &http.Client{Timeout: 15 * time.Second}}
+	action, rest := positional[0], strings.Join(positional[1:], " ")
+	if action == "inbox" {
+		return client.inbox(ctx, stdout, *openid)
+	}
+	req := shopperRequest{Account: *merchant, OpenID: *openid, Action: action}
+	switch action {
+	case "follow":
+		req.Scene = *scene
+	case "scan":
+		req.Scene = rest
+	case "say":
+		req.Text = rest
+	case "unfollow", "redeliver":
+	default:
+		return fmt.Errorf("sim: unknown action %q", action)
+	}
+	if (action == "scan" || action == "say") && rest == "" {
+		return fmt.Errorf("sim: %s needs an argument", action)
+	}
+	return client.act(ctx, stdout, req)
+}
+
+type shopperRequest struct {
+	Account string `json:"account"`
+	OpenID  string `json:"openid"`
+	Action  string `json:"action"`
+	Scene   string `json:"scene,omitempty"`
+	Text    string `json:"text,omitempty"`
+}
+
+type simDelivery struct {
+	Status int    `json:"status"`
+	Body   string `json:"body"`
+	Reply  *struct {
+		MsgType string `json:"MsgType"`
+		Content string `json:"Content"`
+	} `json:"reply"`
+	Problem string `json:"problem"`
+}
+
+type simClient struct {
+	base string
+	http *http.Client
+}
+
+func (c *simClient) act(ctx context.Context, stdout io.Writer, req shopperRequest) error {
+	body, _ := json.Marshal(req)
+	var d simDelivery
+	if err := c.call(ctx, http.MethodPost, c.base+"/shopper", body, &d); err != nil {
+		return err
+	}
+	switch {
+	case d.Problem != "":
+		fmt.Fprintf(stdout, "(webhook answered %d: %s)\n", d.Status, d.Problem)
+	case d.Reply != nil:
+		fmt.Fprintln(stdout, d.Reply.Content)
+	default:
+		fmt.Fprintf(stdout, "(no reply: %s)\n", d.Body)
+	}
+	return nil
+}
+
+func (c *simClient) inbox(ctx context.Context, stdout io.Writer, openid string) error {
+	var items []map[string]any
+	if err := c.call(ctx, http.MethodGet, c.base+"/inbox?openid="+url.QueryEscape(openid), nil, &items); err != nil {
+		return err
+	}
+	if len(items) == 0 {
+		fmt.Fprintln(stdout, "(inbox empty)")
+	}
+	for _, item := range items {
+		line, _ := json.Marshal(item)
+		fmt.Fprintln(stdout, string(line))
+	}
+	return nil
+}
+
+func (c *simClient) call(ctx context.Context, method, u string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("sim: is the service running? %w", err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(data, &e) == nil && e.Error != "" {
+			return fmt.Errorf("sim: %s", e.Error)
+		}
+		return fmt.Errorf("sim: %s answered %d: %s", u, resp.StatusCode, bytes.TrimSpace(data))
+	}
+	return json.Unmarshal(data, out)
+}
