@@ -198,3 +198,33 @@ func TestMemberNotFound(t *testing.T) {
 		}
 	})
 }
+
+func TestDeliveriesAreRememberedForTheRetention(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		club, m := newClub(t, db, clock)
+		ctx := context.Background()
+		openid := ritualtest.RandomID("o")
+		first := subscribe(clock, openid, "")
+		want := mustHandle(t, club, m, first)
+		clock.Advance(time.Second)
+		mustHandle(t, club, m, unsubscribe(clock, openid))
+
+		clock.Advance(time.Hour)
+		if _, err := club.ForgetDeliveries(ctx, 2*time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if got := mustHandle(t, club, m, first); got != want {
+			t.Fatalf("repeat inside the retention = %q, want the stored reply %q", got, want)
+		}
+
+		clock.Advance(2 * time.Hour)
+		n, err := club.ForgetDeliveries(ctx, 2*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n < 2 {
+			t.Fatalf("forgot %d deliveries, want the two older than the retention", n)
+		}
+	})
+}

@@ -70,6 +70,9 @@ func TestDemoWalkThrough(t *testing.T) {
 			if got := sim(t, m, "say", "帮助", shopper); !strings.Contains(got, "你可以回复") {
 				t.Fatalf("say 帮助 printed %q, want the help", got)
 			}
+			if got := sim(t, m, "scan", "shelf-2", shopper); !strings.Contains(got, "你可以回复") {
+				t.Fatalf("scan by a follower printed %q, want the help", got)
+			}
 			if got := sim(t, m, "say", "在吗", shopper); !strings.Contains(got, "帮助") {
 				t.Fatalf("say 在吗 printed %q, want the default reply", got)
 			}
@@ -125,13 +128,24 @@ func TestVersionAndUnknownCommand(t *testing.T) {
 }
 
 func TestMigrateCommand(t *testing.T) {
-	path := writeConfig(t, strings.Replace(mustReadFile(t, shippedConfig), "dsn: wxclub.db", "dsn: "+filepath.Join(t.TempDir(), "m.db"), 1))
-	var out bytes.Buffer
-	if err := run(context.Background(), []string{"migrate", "-config", path}, &out, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(out.String(), "schema up to date") {
-		t.Fatalf("migrate printed %q", out.String())
+	for _, driver := range modelstest.Drivers() {
+		t.Run(driver, func(t *testing.T) {
+			dsn := filepath.Join(t.TempDir(), "m.db")
+			if driver == models.DriverMySQL {
+				dsn = modelstest.MySQLDSN(t)
+			}
+			text := strings.Replace(mustReadFile(t, shippedConfig), "driver: sqlite", "driver: "+driver, 1)
+			path := writeConfig(t, strings.Replace(text, "dsn: wxclub.db", "dsn: '"+dsn+"'", 1))
+			for range 2 { // creating and then upgrading an up-to-date schema both succeed
+				var out bytes.Buffer
+				if err := run(context.Background(), []string{"migrate", "-config", path}, &out, io.Discard); err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(out.String(), "schema up to date ("+driver+")") {
+					t.Fatalf("migrate printed %q", out.String())
+				}
+			}
+		})
 	}
 }
 

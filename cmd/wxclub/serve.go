@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/wxclub/wxclub/handlers"
@@ -33,7 +32,7 @@ type Main struct {
 	listener net.Listener
 	server   *http.Server
 	stop     context.CancelFunc
-	workers  sync.WaitGroup
+	schedule *scheduler
 }
 
 // NewMain returns a Main for cfg.
@@ -100,7 +99,9 @@ func (m *Main) Run(ctx context.Context) error {
 			m.Logger.Error("http server stopped", "err", err)
 		}
 	}()
-	m.startBackground()
+	if err := m.startBackground(); err != nil {
+		return err
+	}
 	m.Logger.Info("wxclub serving", "addr", m.URL(), "database", m.Config.Database.Driver, "wechat", m.Config.WeChat.APIBase, "version", version)
 	return nil
 }
@@ -182,35 +183,33 @@ func (m *Main) URL() string {
 	return fmt.Sprintf("http://%s:%d", host, addr.Port)
 }
 
-// startBackground starts the work that runs beside the HTTP server. Each
-// goroutine stops when Close cancels its context.
-func (m *Main) startBackground() {
+// startBackground starts the work that runs beside the HTTP server: the
+// recurring jobs on cron. Close cancels their context and waits for them.
+func (m *Main) startBackground() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	m.stop = cancel
-	m.workers.Add(1)
-	go func() {
-		defer m.workers.Done()
-		m.pruneDeliveries(ctx)
-	}()
-}
-
-// pruneDeliveries forgets deliveries older than the dedupe retention, hourly.
-func (m *Main) pruneDeliveries(ctx context.Context) {
-	ticker := time.NewTicker(time.Hour)
-	defer ticker.Stop()
-	for {
-		n, err := m.Club.ForgetDeliveries(ctx, m.Config.WeChat.DedupeRetention)
-		if err != nil && ctx.Err() == nil {
-			m.Logger.Warn("pruning deliveries failed", "err", err)
-		} else if n > 0 {
-			m.Logger.Info("pruned old deliveries", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
+	m.schedule = newScheduler(ctx, m.Logger)
+	for _, job := range m.jobs() {
+		if err := m.schedule.add(job); err != nil {
+			return err
 		}
 	}
+	m.schedule.start()
+	return nil
+}
+
+// jobs lists the recurring work.
+func (m *Main) jobs() []scheduledJob {
+	return []scheduledJob{{
+		name: "forget-deliveries", spec: "@hourly",
+		run: func(ctx context.Context) error {
+			n, err := m.Club.ForgetDeliveries(ctx, m.Config.WeChat.DedupeRetention)
+			if n > 0 {
+				m.Logger.Info("forgot old deliveries", "count", n)
+			}
+			return err
+		},
+	}}
 }
 
 // Close stops taking requests, lets in-flight ones finish (within
@@ -227,7 +226,7 @@ func (m *Main) Close() error {
 	}
 	if m.stop != nil {
 		m.stop()
-		m.workers.Wait()
+		m.schedule.stop()
 	}
 	if m.DB != nil {
 		errs = append(errs, m.DB.Close())

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/robfig/cron/v3"
+)
+
+// scheduledJob is one piece of recurring work.
+type scheduledJob struct {
+	name string
+	spec string // robfig/cron spec, e.g. "@hourly" or "CRON_TZ=Asia/Shanghai 0 3 * * *"
+	run  func(ctx context.Context) error
+}
+
+// scheduler runs the recurring work on robfig/cron. A job that panics is
+// recovered and logged; a job still running when its next slot comes is
+// skipped rather than overlapped.
+type scheduler struct {
+	cron *cron.Cron
+	ctx  context.Context
+	log  *slog.Logger
+}
+
+func newScheduler(ctx context.Context, logger *slog.Logger) *scheduler {
+	cl := cronLogger{logger.With("component", "cron")}
+	return &scheduler{
+		cron: cron.New(cron.WithLogger(cl), cron.WithChain(cron.Recover(cl), cron.SkipIfStillRunning(cl))),
+		ctx:  ctx,
+		log:  logger,
+	}
+}
+
+// add schedules job; a bad spec is an error naming the job.
+func (s *scheduler) add(job scheduledJob) error {
+	_, err := s.cron.AddFunc(job.spec, func() {
+		if err := job.run(s.ctx); err != nil && s.ctx.Err() == nil {
+			s.log.Warn("job failed", "job", job.name, "err", err)
+		}
+	})
+	if err != nil {
+		return &jobSpecError{job: job.name, spec: job.spec, err: err}
+	}
+	return nil
+}
+
+type jobSpecError struct {
+	job, spec string
+	err       error
+}
+
+func (e *jobSpecError) Error() string {
+	return "job " + e.job + ": bad schedule " + e.spec + ": " + e.err.Error()
+}
+
+// start runs the schedule; stop waits for running jobs to return.
+func (s *scheduler) start() { s.cron.Start() }
+
+func (s *scheduler) stop() { <-s.cron.Stop().Done() }
+
+// cronLogger adapts slog to robfig/cron's logger.
+type cronLogger struct{ log *slog.Logger }
+
+func (l cronLogger) Info(msg string, kv ...any) { l.log.Debug(msg, kv...) }
+
+func (l cronLogger) Error(err error, msg string, kv ...any) {
+	l.log.Error(msg, append(kv, "err", err)...)
+}
