@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -9,31 +10,84 @@ import (
 	"github.com/wxclub/wxclub/ritual"
 )
 
-// memberView is a member as the merchant API shows it.
-type memberView struct {
-	OpenID         string     `json:"openid"`
-	State          string     `json:"state"`
-	SubscribeScene string     `json:"subscribe_scene,omitempty"`
-	FollowedAt     *time.Time `json:"followed_at"`
-	UnfollowedAt   *time.Time `json:"unfollowed_at"`
-	CreatedAt      time.Time  `json:"created_at"`
-	UpdatedAt      time.Time  `json:"updated_at"`
-}
-
-func viewMember(m *ritual.Member) memberView {
-	return memberView{
-		OpenID: m.OpenID, State: string(m.State), SubscribeScene: m.SubscribeScene,
-		FollowedAt: m.FollowedAt, UnfollowedAt: m.UnfollowedAt, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
-	}
-}
-
-// getMember answers GET /api/v1/members/:openid. A member of another
-// merchant is simply not found: keys never learn about other merchants.
+// getMember answers GET /api/v1/members/:openid (an openid or a mobile
+// number). A member of another merchant is simply not found: keys never
+// learn about other merchants.
 func (s *Server) getMember(c *gin.Context) {
-	member, err := s.club.Member(c.Request.Context(), merchantOf(c), c.Param("openid"))
+	view, err := s.club.MemberView(c.Request.Context(), merchantOf(c), c.Param("openid"))
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, viewMember(member))
+	c.JSON(http.StatusOK, view)
+}
+
+// getRights answers GET /api/v1/members/:openid/rights: what a shop applies
+// at checkout.
+func (s *Server) getRights(c *gin.Context) {
+	rights, err := s.club.Rights(c.Request.Context(), merchantOf(c), c.Param("openid"))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, rights)
+}
+
+// entryView is a ledger entry as the API shows it.
+type entryView struct {
+	ID           int64      `json:"id"`
+	Delta        int64      `json:"delta"`
+	BalanceAfter int64      `json:"balance_after"`
+	Shortfall    int64      `json:"shortfall,omitempty"`
+	Reason       string     `json:"reason"`
+	Source       string     `json:"source"`
+	Reference    string     `json:"reference"`
+	ExpiresAt    *time.Time `json:"expires_at,omitempty"`
+	CreatedAt    time.Time  `json:"created_at"`
+}
+
+type ledgerView struct {
+	Entries []entryView `json:"entries"`
+	// NextBefore, when set, fetches the next (older) page as ?before=.
+	NextBefore int64 `json:"next_before,omitempty"`
+}
+
+// getLedger answers GET /api/v1/members/:openid/ledger?limit=&before=,
+// newest first.
+func (s *Server) getLedger(c *gin.Context) {
+	limit, err := queryInt(c, "limit", 20)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	before, err := queryInt(c, "before", 0)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	page, err := s.club.Ledger(c.Request.Context(), merchantOf(c), c.Param("openid"), int64(before), limit)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	out := ledgerView{Entries: make([]entryView, 0, len(page.Entries)), NextBefore: page.Before}
+	for _, e := range page.Entries {
+		out.Entries = append(out.Entries, entryView{
+			ID: e.ID, Delta: e.Delta, BalanceAfter: e.BalanceAfter, Shortfall: e.Shortfall, Reason: e.Reason,
+			Source: e.Source, Reference: e.Reference, ExpiresAt: e.ExpiresAt, CreatedAt: e.CreatedAt,
+		})
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func queryInt(c *gin.Context, name string, def int) (int, error) {
+	raw := c.Query(name)
+	if raw == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 0 {
+		return 0, ritual.FieldErrorf(name, "must be a whole number, got %q", raw)
+	}
+	return n, nil
 }

@@ -22,7 +22,11 @@ type Club interface {
 	Merchant(ctx context.Context, id string) (*ritual.Merchant, error)
 	MerchantByAPIKey(ctx context.Context, key string) (*ritual.Merchant, error)
 	HandleMessage(ctx context.Context, m *ritual.Merchant, msg ritual.InboundMessage) (ritual.Reply, error)
-	Member(ctx context.Context, m *ritual.Merchant, openid string) (*ritual.Member, error)
+	MemberView(ctx context.Context, m *ritual.Merchant, openidOrPhone string) (ritual.MemberView, error)
+	Rights(ctx context.Context, m *ritual.Merchant, openidOrPhone string) (ritual.RightView, error)
+	Ledger(ctx context.Context, m *ritual.Merchant, openidOrPhone string, before int64, limit int) (ritual.LedgerPage, error)
+	RecordOrder(ctx context.Context, m *ritual.Merchant, in ritual.OrderInput) (*ritual.OrderAnswer, bool, error)
+	RecordRefund(ctx context.Context, m *ritual.Merchant, in ritual.RefundInput) (*ritual.RefundAnswer, bool, error)
 }
 
 var _ Club = (*ritual.Club)(nil)
@@ -64,6 +68,10 @@ func New(opts Options) http.Handler {
 
 	api := r.Group("/api/v1", s.authenticate)
 	api.GET("/members/:openid", s.getMember)
+	api.GET("/members/:openid/ledger", s.getLedger)
+	api.GET("/members/:openid/rights", s.getRights)
+	api.POST("/orders", s.postOrder)
+	api.POST("/orders/:order_no/refunds", s.postRefund)
 
 	if opts.Emulator != nil {
 		r.Any("/emu/*path", gin.WrapH(opts.Emulator))

@@ -37,6 +37,7 @@ type Config struct {
 
 // DB is an open database. It implements ritual.Store.
 type DB struct {
+	repos  // every store, outside a transaction
 	gorm   *gorm.DB
 	driver string
 	clock  ritual.Clock
@@ -65,7 +66,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("models: open %s: %w", cfg.Driver, err)
 	}
-	db := &DB{gorm: g, driver: cfg.Driver, clock: cfg.Clock}
+	db := &DB{repos: repos{db: g, driver: cfg.Driver}, gorm: g, driver: cfg.Driver, clock: cfg.Clock}
 	if err := db.configurePool(cfg); err != nil {
 		return nil, err
 	}
@@ -186,7 +187,7 @@ func (db *DB) Atomic(ctx context.Context, fn func(tx ritual.Repos) error) error 
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		err = db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			return fn(repos{db: tx})
+			return fn(repos{db: tx, driver: db.driver})
 		}, opts...)
 		if !isDeadlock(err) {
 			break
@@ -201,21 +202,18 @@ func isDeadlock(err error) bool {
 	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
 }
 
-// Merchants implements ritual.Repos outside a transaction.
-func (db *DB) Merchants() ritual.Merchants { return repos{db: db.gorm}.Merchants() }
-
-// Members implements ritual.Repos outside a transaction.
-func (db *DB) Members() ritual.Members { return repos{db: db.gorm}.Members() }
-
-// Inbound implements ritual.Repos outside a transaction.
-func (db *DB) Inbound() ritual.InboundLog { return repos{db: db.gorm}.Inbound() }
-
 // repos is ritual.Repos over a *gorm.DB that is either the pool or a
 // transaction.
 type repos struct {
-	db *gorm.DB
+	db     *gorm.DB
+	driver string
 }
 
 func (r repos) Merchants() ritual.Merchants { return merchants{r.db} }
 func (r repos) Members() ritual.Members     { return members{r.db} }
 func (r repos) Inbound() ritual.InboundLog  { return inboundLog{r.db} }
+func (r repos) Orders() ritual.Orders       { return orders{r.db} }
+func (r repos) Ledger() ritual.Ledger       { return ledger{r.db} }
+func (r repos) Levels() ritual.LevelHistory { return levelHistory{r.db} }
+func (r repos) Outbox() ritual.Outbox       { return outbox{r.db, r.driver} }
+func (r repos) Pauses() ritual.SendPauses   { return sendPauses{r.db} }

@@ -14,10 +14,13 @@ import (
 // unique indexes only bind the members that have them.
 type memberRow struct {
 	ID             int64      `gorm:"primaryKey;autoIncrement"`
-	MerchantID     string     `gorm:"size:64;not null;uniqueIndex:ux_members_openid,priority:1;uniqueIndex:ux_members_phone,priority:1"`
+	MerchantID     string     `gorm:"size:64;not null;uniqueIndex:ux_members_openid,priority:1;uniqueIndex:ux_members_phone,priority:1;index:ix_members_level,priority:1"`
 	OpenID         *string    `gorm:"column:openid;size:64;uniqueIndex:ux_members_openid,priority:2"`
 	Phone          *string    `gorm:"size:20;uniqueIndex:ux_members_phone,priority:2"`
 	State          string     `gorm:"size:16;not null"`
+	Points         int64      `gorm:"not null;default:0"`
+	LevelKey       string     `gorm:"size:64;not null;default:'';index:ix_members_level,priority:2"`
+	LevelSince     *time.Time `gorm:"precision:3"`
 	SubscribeScene string     `gorm:"size:64;not null;default:''"`
 	FollowedAt     *time.Time `gorm:"precision:3"`
 	UnfollowedAt   *time.Time `gorm:"precision:3"`
@@ -52,8 +55,8 @@ func utcPtr(t *time.Time) *time.Time {
 func memberToRow(m *ritual.Member) memberRow {
 	return memberRow{
 		ID: m.ID, MerchantID: m.MerchantID, OpenID: nullable(m.OpenID), Phone: nullable(m.Phone),
-		State: string(m.State), SubscribeScene: m.SubscribeScene,
-		FollowedAt: utcPtr(m.FollowedAt), UnfollowedAt: utcPtr(m.UnfollowedAt),
+		State: string(m.State), Points: m.Points, LevelKey: m.LevelKey, LevelSince: utcPtr(m.LevelSince),
+		SubscribeScene: m.SubscribeScene, FollowedAt: utcPtr(m.FollowedAt), UnfollowedAt: utcPtr(m.UnfollowedAt),
 		CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC(),
 	}
 }
@@ -61,35 +64,71 @@ func memberToRow(m *ritual.Member) memberRow {
 func (r memberRow) toMember() *ritual.Member {
 	return &ritual.Member{
 		ID: r.ID, MerchantID: r.MerchantID, OpenID: deref(r.OpenID), Phone: deref(r.Phone),
-		State: ritual.MemberState(r.State), SubscribeScene: r.SubscribeScene,
-		FollowedAt: utcPtr(r.FollowedAt), UnfollowedAt: utcPtr(r.UnfollowedAt),
+		State: ritual.MemberState(r.State), Points: r.Points, LevelKey: r.LevelKey, LevelSince: utcPtr(r.LevelSince),
+		SubscribeScene: r.SubscribeScene, FollowedAt: utcPtr(r.FollowedAt), UnfollowedAt: utcPtr(r.UnfollowedAt),
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 }
 
 type members struct{ db *gorm.DB }
 
-func (s members) ByOpenID(ctx context.Context, merchantID, openid string) (*ritual.Member, error) {
+// take reads one member, locking the row inside a transaction.
+func (s members) take(ctx context.Context, what string, query string, args ...any) (*ritual.Member, error) {
 	var row memberRow
-	err := s.db.WithContext(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).
-		Take(&row, "merchant_id = ? AND openid = ?", merchantID, openid).Error
+	err := s.db.WithContext(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).Where(query, args...).Take(&row).Error
 	if err != nil {
-		return nil, translate(err, "find member")
+		return nil, translate(err, what)
 	}
 	return row.toMember(), nil
 }
 
-func (s members) EnsureByOpenID(ctx context.Context, merchantID, openid string, now time.Time) (*ritual.Member, bool, error) {
-	row := memberRow{
-		MerchantID: merchantID, OpenID: &openid, State: string(ritual.StateFollowing),
-		CreatedAt: now.UTC(), UpdatedAt: now.UTC(),
-	}
-	res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
-	if res.Error != nil {
-		return nil, false, translate(res.Error, "create member")
+func (s members) ByOpenID(ctx context.Context, merchantID, openid string) (*ritual.Member, error) {
+	return s.take(ctx, "find member", "merchant_id = ? AND openid = ?", merchantID, openid)
+}
+
+func (s members) ByPhone(ctx context.Context, merchantID, phone string) (*ritual.Member, error) {
+	return s.take(ctx, "find member by phone", "merchant_id = ? AND phone = ?", merchantID, phone)
+}
+
+func (s members) ByID(ctx context.Context, id int64) (*ritual.Member, error) {
+	return s.take(ctx, "find member", "id = ?", id)
+}
+
+func (s members) EnsureByOpenID(ctx context.Context, merchantID, openid string, state ritual.MemberState, now time.Time) (*ritual.Member, bool, error) {
+	created, err := s.insertIgnore(ctx, memberRow{MerchantID: merchantID, OpenID: &openid, State: string(state)}, now)
+	if err != nil {
+		return nil, false, err
 	}
 	m, err := s.ByOpenID(ctx, merchantID, openid)
-	return m, res.RowsAffected == 1, err
+	return m, created, err
+}
+
+func (s members) EnsureByPhone(ctx context.Context, merchantID, phone string, now time.Time) (*ritual.Member, bool, error) {
+	created, err := s.insertIgnore(ctx, memberRow{MerchantID: merchantID, Phone: &phone, State: string(ritual.StateRecognized)}, now)
+	if err != nil {
+		return nil, false, err
+	}
+	m, err := s.ByPhone(ctx, merchantID, phone)
+	return m, created, err
+}
+
+// insertIgnore creates row unless a unique key is taken; a concurrent
+// insert of the same key waits for the first to commit, then does nothing.
+func (s members) insertIgnore(ctx context.Context, row memberRow, now time.Time) (bool, error) {
+	row.CreatedAt, row.UpdatedAt = now.UTC(), now.UTC()
+	res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
+	if res.Error != nil {
+		return false, translate(res.Error, "create member")
+	}
+	return res.RowsAffected == 1, nil
+}
+
+func (s members) IDsAboveLevel(ctx context.Context, merchantID, lowest string, afterID int64, limit int) ([]int64, error) {
+	var ids []int64
+	err := s.db.WithContext(ctx).Model(&memberRow{}).
+		Where("merchant_id = ? AND level_key <> '' AND level_key <> ? AND id > ?", merchantID, lowest, afterID).
+		Order("id").Limit(limit).Pluck("id", &ids).Error
+	return ids, translate(err, "list members above the lowest level")
 }
 
 func (s members) Update(ctx context.Context, m *ritual.Member) error {

@@ -7,7 +7,10 @@ import (
 
 // tables lists every table, in an order that satisfies references.
 func tables() []any {
-	return []any{&merchantRow{}, &memberRow{}, &inboundRow{}}
+	return []any{
+		&merchantRow{}, &memberRow{}, &inboundRow{}, &orderRow{}, &refundRow{},
+		&pointsEntryRow{}, &pointsLotRow{}, &levelChangeRow{}, &outboxRow{}, &sendPauseRow{},
+	}
 }
 
 // Migrate creates missing tables, columns and indexes, on SQLite and MySQL.

@@ -64,6 +64,8 @@ func textReply(content string) string {
 	switch strings.ToLower(strings.TrimSpace(content)) {
 	case "帮助", "help", "?", "？":
 		return "reply.help"
+	case "积分", "points", "我的积分":
+		return "reply.points"
 	default:
 		return "reply.default"
 	}
@@ -71,12 +73,16 @@ func textReply(content string) string {
 
 func (c *Club) subscribed(ctx context.Context, tx Repos, m *Merchant, msg InboundMessage) (Reply, error) {
 	now := c.clock()
-	member, created, err := tx.Members().EnsureByOpenID(ctx, m.ID, msg.OpenID, now)
+	member, created, err := tx.Members().EnsureByOpenID(ctx, m.ID, msg.OpenID, StateFollowing, now)
 	if err != nil {
 		return Reply{}, err
 	}
 	returning := member.Follow(now, msg.QRScene())
 	if err := tx.Members().Update(ctx, member); err != nil {
+		return Reply{}, err
+	}
+	// Messages that waited for them to follow go out now.
+	if _, err := tx.Outbox().ReleaseWaiting(ctx, member.ID, now); err != nil {
 		return Reply{}, err
 	}
 	c.log.InfoContext(ctx, "member followed", "merchant", m.ID, "member", member.ID, "new", created, "returning", returning)
@@ -101,7 +107,7 @@ func (c *Club) unsubscribed(ctx context.Context, tx Repos, m *Merchant, msg Inbo
 // follows it, so a sender we have not met (they followed before wxclub was
 // installed) becomes a member here.
 func (c *Club) say(ctx context.Context, tx Repos, m *Merchant, msg InboundMessage, name string) (Reply, error) {
-	member, created, err := tx.Members().EnsureByOpenID(ctx, m.ID, msg.OpenID, c.clock())
+	member, created, err := tx.Members().EnsureByOpenID(ctx, m.ID, msg.OpenID, StateFollowing, c.clock())
 	if err != nil {
 		return Reply{}, err
 	}
@@ -110,8 +116,49 @@ func (c *Club) say(ctx context.Context, tx Repos, m *Merchant, msg InboundMessag
 		if err := tx.Members().Update(ctx, member); err != nil {
 			return Reply{}, err
 		}
+		if _, err := tx.Outbox().ReleaseWaiting(ctx, member.ID, c.clock()); err != nil {
+			return Reply{}, err
+		}
+	}
+	if name == "reply.points" {
+		return c.pointsReply(ctx, tx, m, member)
 	}
 	return c.render(m, name)
+}
+
+// pointsReply tells a member their balance, level and what the next level
+// needs, with their last few ledger entries.
+func (c *Club) pointsReply(ctx context.Context, tx Repos, m *Merchant, member *Member) (Reply, error) {
+	stats, err := c.periodStats(ctx, tx, m, member.ID)
+	if err != nil {
+		return Reply{}, err
+	}
+	entries, err := tx.Ledger().Entries(ctx, member.ID, 0, 3)
+	if err != nil {
+		return Reply{}, err
+	}
+	view := m.view(member, stats)
+	data := pointsData{Merchant: m.Name, View: view}
+	for _, e := range entries {
+		data.Recent = append(data.Recent, recentEntry{
+			Date: e.CreatedAt.In(m.Location()).Format("01-02"), Delta: fmt.Sprintf("%+d", e.Delta), Reason: e.Reason,
+		})
+	}
+	text, err := c.texts.Render("reply.points", data)
+	if err != nil {
+		return Reply{}, fmt.Errorf("ritual: reply points: %w", err)
+	}
+	return Reply{Text: text}, nil
+}
+
+type pointsData struct {
+	Merchant string
+	View     MemberView
+	Recent   []recentEntry
+}
+
+type recentEntry struct {
+	Date, Delta, Reason string
 }
 
 // replyData is what every reply template can use.

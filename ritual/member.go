@@ -23,6 +23,12 @@ type Member struct {
 	OpenID     string // empty while recognized only by phone
 	Phone      string
 	State      MemberState
+	// Points is the balance; it changes only with a ledger entry, in the
+	// same transaction.
+	Points int64
+	// LevelKey is the member's level ("" until first evaluated: the lowest).
+	LevelKey   string
+	LevelSince *time.Time
 	// SubscribeScene is the QR scene through which they first followed.
 	SubscribeScene string
 	FollowedAt     *time.Time
@@ -30,6 +36,9 @@ type Member struct {
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 }
+
+// Following reports whether messages can reach the member.
+func (m *Member) Following() bool { return m.State == StateFollowing && m.OpenID != "" }
 
 // Follow marks the member as following at t and reports whether they had
 // left before (a returning follower).

@@ -23,6 +23,11 @@ type Repos interface {
 	Merchants() Merchants
 	Members() Members
 	Inbound() InboundLog
+	Orders() Orders
+	Ledger() Ledger
+	Levels() LevelHistory
+	Outbox() Outbox
+	Pauses() SendPauses
 }
 
 // Merchants stores merchants and their settings.
@@ -40,14 +45,24 @@ type Merchants interface {
 type Members interface {
 	// ByOpenID returns ENOTFOUND if the merchant has no member with openid.
 	ByOpenID(ctx context.Context, merchantID, openid string) (*Member, error)
+	// ByPhone returns ENOTFOUND if the merchant has no member with phone.
+	ByPhone(ctx context.Context, merchantID, phone string) (*Member, error)
+	// ByID returns ENOTFOUND if there is no such member.
+	ByID(ctx context.Context, id int64) (*Member, error)
 	// EnsureByOpenID returns the member with openid, creating it in state
-	// following (FollowedAt still unset: the caller records the follow) if
-	// there is none; created tells which. Inside a transaction
-	// the row stays locked until commit, so concurrent changes to one member
+	// (FollowedAt still unset: the caller records a follow) if there is
+	// none; created tells which. Inside a transaction every read of a
+	// member row locks it until commit, so concurrent changes to one member
 	// queue up instead of overwriting each other.
-	EnsureByOpenID(ctx context.Context, merchantID, openid string, now time.Time) (m *Member, created bool, err error)
+	EnsureByOpenID(ctx context.Context, merchantID, openid string, state MemberState, now time.Time) (m *Member, created bool, err error)
+	// EnsureByPhone is EnsureByOpenID for a buyer known by phone only; a
+	// created member is recognized.
+	EnsureByPhone(ctx context.Context, merchantID, phone string, now time.Time) (m *Member, created bool, err error)
 	// Update saves every field of m.
 	Update(ctx context.Context, m *Member) error
+	// IDsAboveLevel returns, in id order after afterID, up to limit ids of
+	// members whose level is set and is not lowest.
+	IDsAboveLevel(ctx context.Context, merchantID, lowest string, afterID int64, limit int) ([]int64, error)
 }
 
 // InboundLog remembers every message and event received, so a delivery
@@ -64,4 +79,88 @@ type InboundLog interface {
 	// Prune deletes up to limit records received before t and returns how
 	// many it deleted.
 	Prune(ctx context.Context, before time.Time, limit int) (int64, error)
+}
+
+// Orders stores orders and refunds.
+type Orders interface {
+	// Create returns ECONFLICT if the merchant has an order with that number.
+	Create(ctx context.Context, o *Order) error
+	// ByNo returns ENOTFOUND if there is no such order; locked in a transaction.
+	ByNo(ctx context.Context, merchantID, orderNo string) (*Order, error)
+	// Update saves the order's refund totals and answer.
+	Update(ctx context.Context, o *Order) error
+	// PeriodStats sums the member's orders paid at or after since.
+	PeriodStats(ctx context.Context, merchantID string, memberID int64, since time.Time) (PeriodStats, error)
+	// CreateRefund returns ECONFLICT if the refund number is taken.
+	CreateRefund(ctx context.Context, r *Refund) error
+	// RefundByNo returns ENOTFOUND if there is no such refund.
+	RefundByNo(ctx context.Context, merchantID, refundNo string) (*Refund, error)
+}
+
+// Ledger stores the append-only points ledger and the lots it is spent from.
+type Ledger interface {
+	// Append adds e and sets its ID; ECONFLICT if (source, reference) is
+	// on the merchant's ledger already.
+	Append(ctx context.Context, e *PointsEntry) error
+	AddLot(ctx context.Context, lot *PointsLot) error
+	// OpenLots returns the member's lots with points left, soonest expiry
+	// first; locked in a transaction.
+	OpenLots(ctx context.Context, memberID int64) ([]*PointsLot, error)
+	UpdateLot(ctx context.Context, lot *PointsLot) error
+	// Entries returns up to limit entries with id below before (0: any),
+	// newest first.
+	Entries(ctx context.Context, memberID, before int64, limit int) ([]*PointsEntry, error)
+	// Imbalances returns every member whose balance differs from the sum
+	// of their ledger.
+	Imbalances(ctx context.Context) ([]Imbalance, error)
+}
+
+// Imbalance is a member whose balance and ledger disagree.
+type Imbalance struct {
+	MerchantID string
+	MemberID   int64
+	OpenID     string
+	Balance    int64
+	LedgerSum  int64
+}
+
+// LevelHistory keeps every level change.
+type LevelHistory interface {
+	Append(ctx context.Context, c *LevelChange) error
+	// ForMember returns the member's changes, newest first.
+	ForMember(ctx context.Context, memberID int64) ([]*LevelChange, error)
+}
+
+// Outbox holds messages to send, written in the transaction of the change
+// they announce and sent by the relay.
+type Outbox interface {
+	// Enqueue adds msg; it returns false (and changes nothing) if the
+	// merchant's (purpose, reference) was enqueued before.
+	Enqueue(ctx context.Context, msg *OutboxMessage) (bool, error)
+	// MergeInto folds notice into the pending message id if it is still
+	// waiting out its merge delay and unclaimed; it reports whether it did.
+	MergeInto(ctx context.Context, id int64, notice Notice, now time.Time) (bool, error)
+	// MergeCandidate returns the member's newest pending message for
+	// purpose not yet due at now, or ENOTFOUND.
+	MergeCandidate(ctx context.Context, memberID int64, purpose string, now time.Time) (*OutboxMessage, error)
+	// ClaimDue leases up to limit pending messages due at now to owner
+	// until now+lease, skipping merchants whose sending is paused, and
+	// counts an attempt on each.
+	ClaimDue(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int) ([]*OutboxMessage, error)
+	// Finish saves the outcome of msg if owner still holds its lease and
+	// reports whether it did.
+	Finish(ctx context.Context, msg *OutboxMessage, owner string) (bool, error)
+	// ReleaseWaiting makes the member's messages that wait for a follow due
+	// at now and returns how many.
+	ReleaseWaiting(ctx context.Context, memberID int64, now time.Time) (int64, error)
+	// ForMember returns the member's messages, newest first.
+	ForMember(ctx context.Context, memberID int64, limit int) ([]*OutboxMessage, error)
+}
+
+// SendPauses remembers merchants whose sending is paused (daily quota spent).
+type SendPauses interface {
+	Pause(ctx context.Context, merchantID string, until time.Time, reason string) error
+	// PausedUntil returns the end of the merchant's pause in force at now,
+	// or the zero time.
+	PausedUntil(ctx context.Context, merchantID string, now time.Time) (time.Time, error)
 }

@@ -1,0 +1,141 @@
+package models
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/wxclub/wxclub/ritual"
+)
+
+// pointsEntryRow is a line of the append-only ledger: rows are inserted,
+// never updated or deleted. (merchant, source, reference) is unique, so a
+// change is booked at most once whatever the concurrency.
+type pointsEntryRow struct {
+	ID           int64      `gorm:"primaryKey;autoIncrement"`
+	MerchantID   string     `gorm:"size:64;not null;uniqueIndex:ux_points_ref,priority:1"`
+	MemberID     int64      `gorm:"not null;index:ix_points_member,priority:1"`
+	Delta        int64      `gorm:"not null"`
+	BalanceAfter int64      `gorm:"not null"`
+	Shortfall    int64      `gorm:"not null;default:0"`
+	Reason       string     `gorm:"size:255;not null"`
+	Source       string     `gorm:"size:32;not null;uniqueIndex:ux_points_ref,priority:2"`
+	Reference    string     `gorm:"size:128;not null;uniqueIndex:ux_points_ref,priority:3"`
+	ExpiresAt    *time.Time `gorm:"precision:3"`
+	CreatedAt    time.Time  `gorm:"precision:3;not null"`
+}
+
+func (pointsEntryRow) TableName() string { return "points_entries" }
+
+// pointsLotRow is what is left of one earning.
+type pointsLotRow struct {
+	ID         int64     `gorm:"primaryKey;autoIncrement"`
+	MerchantID string    `gorm:"size:64;not null"`
+	MemberID   int64     `gorm:"not null;index:ix_lots_open,priority:1"`
+	EntryID    int64     `gorm:"not null;uniqueIndex"`
+	Source     string    `gorm:"size:32;not null"`
+	Reference  string    `gorm:"size:128;not null"`
+	Amount     int64     `gorm:"not null"`
+	Remaining  int64     `gorm:"not null;index:ix_lots_open,priority:2"`
+	ExpiresAt  time.Time `gorm:"precision:3;not null;index"`
+	CreatedAt  time.Time `gorm:"precision:3;not null"`
+}
+
+func (pointsLotRow) TableName() string { return "points_lots" }
+
+type ledger struct{ db *gorm.DB }
+
+func (s ledger) Append(ctx context.Context, e *ritual.PointsEntry) error {
+	row := pointsEntryRow{
+		MerchantID: e.MerchantID, MemberID: e.MemberID, Delta: e.Delta, BalanceAfter: e.BalanceAfter,
+		Shortfall: e.Shortfall, Reason: e.Reason, Source: e.Source, Reference: e.Reference,
+		ExpiresAt: utcPtr(e.ExpiresAt), CreatedAt: e.CreatedAt.UTC(),
+	}
+	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
+		return translate(err, "append to the points ledger")
+	}
+	e.ID = row.ID
+	return nil
+}
+
+func (s ledger) AddLot(ctx context.Context, lot *ritual.PointsLot) error {
+	row := pointsLotRow{
+		MerchantID: lot.MerchantID, MemberID: lot.MemberID, EntryID: lot.EntryID, Source: lot.Source,
+		Reference: lot.Reference, Amount: lot.Amount, Remaining: lot.Remaining,
+		ExpiresAt: lot.ExpiresAt.UTC(), CreatedAt: lot.CreatedAt.UTC(),
+	}
+	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
+		return translate(err, "add points lot")
+	}
+	lot.ID = row.ID
+	return nil
+}
+
+func (s ledger) OpenLots(ctx context.Context, memberID int64) ([]*ritual.PointsLot, error) {
+	var rows []pointsLotRow
+	err := s.db.WithContext(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).
+		Where("member_id = ? AND remaining > 0", memberID).Order("expires_at, id").Find(&rows).Error
+	if err != nil {
+		return nil, translate(err, "find open points lots")
+	}
+	lots := make([]*ritual.PointsLot, len(rows))
+	for i, r := range rows {
+		lots[i] = &ritual.PointsLot{
+			ID: r.ID, MerchantID: r.MerchantID, MemberID: r.MemberID, EntryID: r.EntryID, Source: r.Source,
+			Reference: r.Reference, Amount: r.Amount, Remaining: r.Remaining,
+			ExpiresAt: r.ExpiresAt.UTC(), CreatedAt: r.CreatedAt.UTC(),
+		}
+	}
+	return lots, nil
+}
+
+func (s ledger) UpdateLot(ctx context.Context, lot *ritual.PointsLot) error {
+	err := s.db.WithContext(ctx).Model(&pointsLotRow{}).Where("id = ?", lot.ID).Update("remaining", lot.Remaining).Error
+	return translate(err, "update points lot")
+}
+
+func (s ledger) Entries(ctx context.Context, memberID, before int64, limit int) ([]*ritual.PointsEntry, error) {
+	q := s.db.WithContext(ctx).Where("member_id = ?", memberID)
+	if before > 0 {
+		q = q.Where("id < ?", before)
+	}
+	var rows []pointsEntryRow
+	if err := q.Order("id DESC").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, translate(err, "list ledger entries")
+	}
+	out := make([]*ritual.PointsEntry, len(rows))
+	for i, r := range rows {
+		out[i] = &ritual.PointsEntry{
+			ID: r.ID, MerchantID: r.MerchantID, MemberID: r.MemberID, Delta: r.Delta, BalanceAfter: r.BalanceAfter,
+			Shortfall: r.Shortfall, Reason: r.Reason, Source: r.Source, Reference: r.Reference,
+			ExpiresAt: utcPtr(r.ExpiresAt), CreatedAt: r.CreatedAt.UTC(),
+		}
+	}
+	return out, nil
+}
+
+func (s ledger) Imbalances(ctx context.Context) ([]ritual.Imbalance, error) {
+	var rows []struct {
+		MerchantID string
+		MemberID   int64
+		OpenID     *string
+		Balance    int64
+		LedgerSum  int64
+	}
+	err := s.db.WithContext(ctx).Raw(`
+		SELECT m.merchant_id, m.id AS member_id, m.openid AS open_id, m.points AS balance, COALESCE(SUM(e.delta), 0) AS ledger_sum
+		FROM members m LEFT JOIN points_entries e ON e.member_id = m.id
+		GROUP BY m.merchant_id, m.id, m.openid, m.points
+		HAVING m.points <> COALESCE(SUM(e.delta), 0)
+		ORDER BY m.merchant_id, m.id`).Scan(&rows).Error
+	if err != nil {
+		return nil, translate(err, "check ledger balances")
+	}
+	out := make([]ritual.Imbalance, len(rows))
+	for i, r := range rows {
+		out[i] = ritual.Imbalance{MerchantID: r.MerchantID, MemberID: r.MemberID, OpenID: deref(r.OpenID), Balance: r.Balance, LedgerSum: r.LedgerSum}
+	}
+	return out, nil
+}

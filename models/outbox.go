@@ -1,0 +1,206 @@
+package models
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/wxclub/wxclub/ritual"
+)
+
+// outboxRow is a message to send, written with the change it announces.
+// (merchant, purpose, reference) is unique: a change is announced once.
+type outboxRow struct {
+	ID            int64      `gorm:"primaryKey;autoIncrement"`
+	MerchantID    string     `gorm:"size:64;not null;uniqueIndex:ux_outbox_ref,priority:1"`
+	MemberID      int64      `gorm:"not null;index:ix_outbox_member,priority:1"`
+	Purpose       string     `gorm:"size:32;not null;uniqueIndex:ux_outbox_ref,priority:2;index:ix_outbox_member,priority:2"`
+	Reference     string     `gorm:"size:128;not null;uniqueIndex:ux_outbox_ref,priority:3"`
+	Notice        string     `gorm:"type:text;not null"`
+	Status        string     `gorm:"size:16;not null;index:ix_outbox_due,priority:1;index:ix_outbox_member,priority:3"`
+	NextAttemptAt time.Time  `gorm:"precision:3;not null;index:ix_outbox_due,priority:2"`
+	Attempts      int        `gorm:"not null;default:0"`
+	LeaseOwner    string     `gorm:"size:64;not null;default:''"`
+	LeaseUntil    *time.Time `gorm:"precision:3"`
+	LastErrCode   int        `gorm:"not null;default:0"`
+	LastError     string     `gorm:"size:512;not null;default:''"`
+	WeChatMsgID   int64      `gorm:"column:wechat_msg_id;not null;default:0"`
+	MergedInto    int64      `gorm:"not null;default:0"`
+	CreatedAt     time.Time  `gorm:"precision:3;not null"`
+	SentAt        *time.Time `gorm:"precision:3"`
+}
+
+func (outboxRow) TableName() string { return "outbox" }
+
+// sendPauseRow stops a merchant's sending until a time (daily quota spent).
+type sendPauseRow struct {
+	MerchantID string    `gorm:"primaryKey;size:64"`
+	Until      time.Time `gorm:"precision:3;not null"`
+	Reason     string    `gorm:"size:255;not null"`
+}
+
+func (sendPauseRow) TableName() string { return "send_pauses" }
+
+func outboxToRow(m *ritual.OutboxMessage) (outboxRow, error) {
+	notice, err := toJSON(m.Notice)
+	return outboxRow{
+		ID: m.ID, MerchantID: m.MerchantID, MemberID: m.MemberID, Purpose: m.Purpose, Reference: m.Reference,
+		Notice: notice, Status: string(m.Status), NextAttemptAt: m.NextAttemptAt.UTC(), Attempts: m.Attempts,
+		LeaseOwner: m.LeaseOwner, LeaseUntil: utcPtr(m.LeaseUntil), LastErrCode: m.LastErrCode,
+		LastError: truncate(m.LastError, 512), WeChatMsgID: m.WeChatMsgID, MergedInto: m.MergedInto,
+		CreatedAt: m.CreatedAt.UTC(), SentAt: utcPtr(m.SentAt),
+	}, err
+}
+
+func (r outboxRow) toMessage() (*ritual.OutboxMessage, error) {
+	m := &ritual.OutboxMessage{
+		ID: r.ID, MerchantID: r.MerchantID, MemberID: r.MemberID, Purpose: r.Purpose, Reference: r.Reference,
+		Status: ritual.OutboxStatus(r.Status), NextAttemptAt: r.NextAttemptAt.UTC(), Attempts: r.Attempts,
+		LeaseOwner: r.LeaseOwner, LeaseUntil: utcPtr(r.LeaseUntil), LastErrCode: r.LastErrCode, LastError: r.LastError,
+		WeChatMsgID: r.WeChatMsgID, MergedInto: r.MergedInto, CreatedAt: r.CreatedAt.UTC(), SentAt: utcPtr(r.SentAt),
+	}
+	return m, fromJSON(r.Notice, &m.Notice)
+}
+
+func truncate(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n])
+	}
+	return s
+}
+
+type outbox struct {
+	db     *gorm.DB
+	driver string
+}
+
+func (s outbox) Enqueue(ctx context.Context, msg *ritual.OutboxMessage) (bool, error) {
+	row, err := outboxToRow(msg)
+	if err != nil {
+		return false, err
+	}
+	res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
+	if res.Error != nil {
+		return false, translate(res.Error, "enqueue message")
+	}
+	msg.ID = row.ID
+	return res.RowsAffected == 1, nil
+}
+
+func (s outbox) MergeCandidate(ctx context.Context, memberID int64, purpose string, now time.Time) (*ritual.OutboxMessage, error) {
+	var row outboxRow
+	err := s.db.WithContext(ctx).
+		Where("member_id = ? AND purpose = ? AND status = ? AND next_attempt_at > ? AND lease_until IS NULL", memberID, purpose, ritual.OutboxPending, now.UTC()).
+		Order("id DESC").Take(&row).Error
+	if err != nil {
+		return nil, translate(err, "find message to merge into")
+	}
+	return row.toMessage()
+}
+
+func (s outbox) MergeInto(ctx context.Context, id int64, notice ritual.Notice, now time.Time) (bool, error) {
+	encoded, err := toJSON(notice)
+	if err != nil {
+		return false, err
+	}
+	res := s.db.WithContext(ctx).Model(&outboxRow{}).
+		Where("id = ? AND status = ? AND next_attempt_at > ? AND lease_until IS NULL", id, ritual.OutboxPending, now.UTC()).
+		Update("notice", encoded)
+	return res.RowsAffected == 1, translate(res.Error, "merge message")
+}
+
+// ClaimDue takes due messages with a lease. On MySQL the candidates are read
+// FOR UPDATE SKIP LOCKED, so replicas claiming at once take different rows
+// instead of queueing behind each other; SQLite has one writer anyway.
+func (s outbox) ClaimDue(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int) ([]*ritual.OutboxMessage, error) {
+	now = now.UTC()
+	paused := s.db.Model(&sendPauseRow{}).Select("merchant_id").Where("until > ?", now)
+	q := s.db.WithContext(ctx).Model(&outboxRow{}).
+		Where("status = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)", ritual.OutboxPending, now, now).
+		Where("merchant_id NOT IN (?)", paused).Order("next_attempt_at, id").Limit(limit)
+	if s.driver == DriverMySQL {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
+	}
+	var ids []int64
+	if err := q.Pluck("id", &ids).Error; err != nil || len(ids) == 0 {
+		return nil, translate(err, "find due messages")
+	}
+	until := now.Add(lease)
+	err := s.db.WithContext(ctx).Model(&outboxRow{}).Where("id IN ?", ids).Updates(map[string]any{
+		"lease_owner": owner, "lease_until": until, "attempts": gorm.Expr("attempts + 1"),
+	}).Error
+	if err != nil {
+		return nil, translate(err, "claim messages")
+	}
+	var rows []outboxRow
+	if err := s.db.WithContext(ctx).Where("id IN ?", ids).Order("next_attempt_at, id").Find(&rows).Error; err != nil {
+		return nil, translate(err, "read claimed messages")
+	}
+	out := make([]*ritual.OutboxMessage, 0, len(rows))
+	for _, r := range rows {
+		m, err := r.toMessage()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func (s outbox) Finish(ctx context.Context, msg *ritual.OutboxMessage, owner string) (bool, error) {
+	row, err := outboxToRow(msg)
+	if err != nil {
+		return false, err
+	}
+	res := s.db.WithContext(ctx).Model(&outboxRow{}).Where("id = ? AND lease_owner = ?", msg.ID, owner).Updates(map[string]any{
+		"status": row.Status, "next_attempt_at": row.NextAttemptAt, "attempts": row.Attempts,
+		"last_err_code": row.LastErrCode, "last_error": row.LastError, "wechat_msg_id": row.WeChatMsgID,
+		"sent_at": row.SentAt, "lease_owner": "", "lease_until": nil,
+	})
+	return res.RowsAffected == 1, translate(res.Error, "finish message")
+}
+
+func (s outbox) ReleaseWaiting(ctx context.Context, memberID int64, now time.Time) (int64, error) {
+	res := s.db.WithContext(ctx).Model(&outboxRow{}).
+		Where("member_id = ? AND status = ?", memberID, ritual.OutboxWaitingFollow).
+		Updates(map[string]any{"status": ritual.OutboxPending, "next_attempt_at": now.UTC()})
+	return res.RowsAffected, translate(res.Error, "release waiting messages")
+}
+
+func (s outbox) ForMember(ctx context.Context, memberID int64, limit int) ([]*ritual.OutboxMessage, error) {
+	var rows []outboxRow
+	if err := s.db.WithContext(ctx).Where("member_id = ?", memberID).Order("id DESC").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, translate(err, "list member's messages")
+	}
+	out := make([]*ritual.OutboxMessage, 0, len(rows))
+	for _, r := range rows {
+		m, err := r.toMessage()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+type sendPauses struct{ db *gorm.DB }
+
+func (s sendPauses) Pause(ctx context.Context, merchantID string, until time.Time, reason string) error {
+	row := sendPauseRow{MerchantID: merchantID, Until: until.UTC(), Reason: truncate(reason, 255)}
+	err := s.db.WithContext(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "merchant_id"}},
+		DoUpdates: clause.AssignmentColumns([]string{"until", "reason"}),
+	}).Create(&row).Error
+	return translate(err, "pause sending")
+}
+
+func (s sendPauses) PausedUntil(ctx context.Context, merchantID string, now time.Time) (time.Time, error) {
+	var row sendPauseRow
+	err := s.db.WithContext(ctx).Take(&row, "merchant_id = ? AND until > ?", merchantID, now.UTC()).Error
+	if err == gorm.ErrRecordNotFound {
+		return time.Time{}, nil
+	}
+	return row.Until.UTC(), translate(err, "read send pause")
+}

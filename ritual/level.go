@@ -1,0 +1,74 @@
+package ritual
+
+import "time"
+
+// PeriodStats is what counts towards a level: paid minus refunded amounts
+// and the orders not wholly refunded, within the statistical period.
+type PeriodStats struct {
+	AmountFen int64 `json:"amount_fen"`
+	Orders    int   `json:"orders"`
+	Days      int   `json:"days"`
+}
+
+// PeriodStart is the first moment that counts towards a level at now.
+func (ms Membership) PeriodStart(now time.Time) time.Time {
+	return now.AddDate(0, 0, -ms.PeriodDays)
+}
+
+// LevelFor returns the highest level whose thresholds are both met; being
+// exactly at a threshold qualifies, and levels may be skipped.
+func (ms Membership) LevelFor(s PeriodStats) Level {
+	best := ms.Levels[0]
+	for _, lv := range ms.Levels[1:] {
+		if s.AmountFen >= lv.MinAmountFen && s.Orders >= lv.MinOrders {
+			best = lv
+		}
+	}
+	return best
+}
+
+// Level returns the level with key and its rank (0 lowest). An unknown key
+// (a level the merchant removed) is the lowest level.
+func (ms Membership) Level(key string) (Level, int) {
+	for i, lv := range ms.Levels {
+		if lv.Key == key {
+			return lv, i
+		}
+	}
+	return ms.Levels[0], 0
+}
+
+// NextLevel is the level above a member's and what they still need for it.
+type NextLevel struct {
+	Key             string `json:"key"`
+	Name            string `json:"name"`
+	Nickname        string `json:"nickname"`
+	AmountFenNeeded int64  `json:"amount_fen_needed"`
+	OrdersNeeded    int    `json:"orders_needed"`
+}
+
+// Next returns the level directly above current and what s lacks for it,
+// or nil at the top.
+func (ms Membership) Next(current string, s PeriodStats) *NextLevel {
+	_, rank := ms.Level(current)
+	if rank+1 >= len(ms.Levels) {
+		return nil
+	}
+	next := ms.Levels[rank+1]
+	return &NextLevel{
+		Key: next.Key, Name: next.Name, Nickname: next.Nickname,
+		AmountFenNeeded: max(0, next.MinAmountFen-s.AmountFen),
+		OrdersNeeded:    max(0, next.MinOrders-s.Orders),
+	}
+}
+
+// LevelChange is one move on the ladder, kept with its cause.
+type LevelChange struct {
+	ID         int64
+	MerchantID string
+	MemberID   int64
+	From       string
+	To         string
+	Cause      string // "order:<no>", "refund:<no>", "period", ...
+	At         time.Time
+}

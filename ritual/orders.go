@@ -1,0 +1,168 @@
+package ritual
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/wxclub/wxclub/templates"
+)
+
+// errResend aborts the transaction of an order or refund recorded before.
+var errResend = errors.New("ritual: recorded before")
+
+// RecordOrder records a paid order: the buyer (found by openid or phone,
+// created as a recognized member if new) earns points, their level is
+// re-evaluated, and every change is queued for the member in the same
+// transaction. A resend of the same order gets the first answer and
+// created=false; another order under the same number is ECONFLICT.
+func (c *Club) RecordOrder(ctx context.Context, m *Merchant, in OrderInput) (answer *OrderAnswer, created bool, err error) {
+	if err := in.Validate(c.clock()); err != nil {
+		return nil, false, err
+	}
+	err = c.store.Atomic(ctx, func(tx Repos) error {
+		answer, err = c.recordOrder(ctx, tx, m, in)
+		return err
+	})
+	if errors.Is(err, errResend) || (ErrorCode(err) == ECONFLICT && ErrorField(err) == "") {
+		answer, err = c.previousOrder(ctx, m, in)
+		return answer, false, err
+	}
+	return answer, err == nil, err
+}
+
+// previousOrder answers a resend from what the first recording stored.
+func (c *Club) previousOrder(ctx context.Context, m *Merchant, in OrderInput) (*OrderAnswer, error) {
+	prev, err := c.store.Orders().ByNo(ctx, m.ID, in.OrderNo)
+	if err != nil {
+		return nil, err
+	}
+	if prev.RequestHash != in.hash() || prev.Answer == nil {
+		return nil, &Error{Code: ECONFLICT, Field: "order_no", Message: fmt.Sprintf("order %s was recorded before with different content", in.OrderNo)}
+	}
+	return prev.Answer, nil
+}
+
+func (c *Club) recordOrder(ctx context.Context, tx Repos, m *Merchant, in OrderInput) (*OrderAnswer, error) {
+	if _, err := tx.Orders().ByNo(ctx, m.ID, in.OrderNo); err == nil {
+		return nil, errResend
+	} else if ErrorCode(err) != ENOTFOUND {
+		return nil, err
+	}
+	member, err := c.resolveBuyer(ctx, tx, m, in)
+	if err != nil {
+		return nil, err
+	}
+	now := c.clock()
+	order := &Order{
+		MerchantID: m.ID, OrderNo: in.OrderNo, MemberID: member.ID, AmountFen: in.AmountFen,
+		PaidAt: now, Channel: in.Channel, RequestHash: in.hash(), CreatedAt: now,
+		PointsEarned: in.AmountFen * int64(m.Membership.PointsPerYuan) / 100,
+	}
+	if in.PaidAt != nil {
+		order.PaidAt = in.PaidAt.UTC()
+	}
+	if err := tx.Orders().Create(ctx, order); err != nil {
+		return nil, err // ECONFLICT: a concurrent resend won; RecordOrder answers from it
+	}
+	book := newPointsBook(ctx, tx, m, member, now)
+	if err := book.expireDue(); err != nil {
+		return nil, err
+	}
+	reason := fmt.Sprintf("消费¥%s得积分（订单%s）", templates.Yuan(order.AmountFen), shortRef(order.OrderNo))
+	if _, err := book.earn(order.PointsEarned, SourceOrder, order.OrderNo, reason); err != nil {
+		return nil, err
+	}
+	view, err := c.settle(ctx, tx, m, member, book, "order:"+order.OrderNo)
+	if err != nil {
+		return nil, err
+	}
+	order.Answer = &OrderAnswer{
+		OrderNo: order.OrderNo, AmountFen: order.AmountFen, PaidAt: order.PaidAt, Channel: order.Channel,
+		PointsEarned: order.PointsEarned, Member: view,
+	}
+	return order.Answer, tx.Orders().Update(ctx, order)
+}
+
+// resolveBuyer finds the member an order belongs to, attaching a newly
+// learned openid or phone, or creates a recognized member.
+func (c *Club) resolveBuyer(ctx context.Context, tx Repos, m *Merchant, in OrderInput) (*Member, error) {
+	now := c.clock()
+	if in.OpenID == "" {
+		member, _, err := tx.Members().EnsureByPhone(ctx, m.ID, in.Phone, now)
+		return member, err
+	}
+	member, err := tx.Members().ByOpenID(ctx, m.ID, in.OpenID)
+	if ErrorCode(err) == ENOTFOUND && in.Phone != "" {
+		member, err = tx.Members().ByPhone(ctx, m.ID, in.Phone)
+		if err == nil && member.OpenID != "" {
+			err = &Error{Code: ECONFLICT, Field: "phone", Message: "this phone belongs to a member with another openid"}
+		} else if err == nil {
+			member.OpenID = in.OpenID
+			return member, tx.Members().Update(ctx, member)
+		}
+	}
+	if ErrorCode(err) == ENOTFOUND {
+		member, _, err = tx.Members().EnsureByOpenID(ctx, m.ID, in.OpenID, StateRecognized, now)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if member.Phone == "" && in.Phone != "" {
+		member.Phone = in.Phone
+		err = tx.Members().Update(ctx, member)
+	}
+	return member, err
+}
+
+// settle finishes a change to a member's points and orders: re-evaluate the
+// level, save the member, queue a message for every points entry and level
+// change, and return the member's view.
+func (c *Club) settle(ctx context.Context, tx Repos, m *Merchant, member *Member, book *pointsBook, cause string) (MemberView, error) {
+	stats, err := c.periodStats(ctx, tx, m, member.ID)
+	if err != nil {
+		return MemberView{}, err
+	}
+	change := c.moveLevel(m, member, stats, cause)
+	if err := tx.Members().Update(ctx, member); err != nil {
+		return MemberView{}, err
+	}
+	for _, e := range book.entries {
+		if err := c.announcePoints(ctx, tx, m, member, e); err != nil {
+			return MemberView{}, err
+		}
+	}
+	if change != nil {
+		if err := tx.Levels().Append(ctx, change); err != nil {
+			return MemberView{}, err
+		}
+		if err := c.announceLevel(ctx, tx, m, member, change); err != nil {
+			return MemberView{}, err
+		}
+	}
+	return m.view(member, stats), nil
+}
+
+// moveLevel sets the level the stats earn and returns the change, or nil.
+func (c *Club) moveLevel(m *Merchant, member *Member, stats PeriodStats, cause string) *LevelChange {
+	current, _ := m.Membership.Level(member.LevelKey)
+	target := m.Membership.LevelFor(stats)
+	if member.LevelKey == "" {
+		member.LevelKey = current.Key // first evaluation: the lowest level is where everyone starts
+	}
+	if target.Key == current.Key {
+		return nil
+	}
+	now := c.clock()
+	member.LevelKey, member.LevelSince = target.Key, &now
+	return &LevelChange{MerchantID: m.ID, MemberID: member.ID, From: current.Key, To: target.Key, Cause: cause, At: now}
+}
+
+// shortRef keeps the end of a long order number, which is what people
+// recognise, so a reason fits a template field.
+func shortRef(ref string) string {
+	if r := []rune(ref); len(r) > 8 {
+		return "…" + string(r[len(r)-6:])
+	}
+	return ref
+}

@@ -1,0 +1,127 @@
+package ritual
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// OutboxStatus is where a message stands.
+type OutboxStatus string
+
+const (
+	OutboxPending       OutboxStatus = "pending"        // to send when due
+	OutboxSent          OutboxStatus = "sent"           // WeChat accepted it
+	OutboxFailed        OutboxStatus = "failed"         // WeChat refused it for good; LastError says why
+	OutboxWaitingFollow OutboxStatus = "waiting_follow" // the member does not follow (yet)
+	OutboxMerged        OutboxStatus = "merged"         // folded into MergedInto
+)
+
+// OutboxMessage is one message to a member, written in the transaction of
+// the change it announces. (MerchantID, Purpose, Reference) is unique, so a
+// change is announced at most once.
+type OutboxMessage struct {
+	ID            int64
+	MerchantID    string
+	MemberID      int64
+	Purpose       string
+	Reference     string
+	Notice        Notice
+	Status        OutboxStatus
+	Attempts      int
+	NextAttemptAt time.Time
+	LeaseOwner    string
+	LeaseUntil    *time.Time
+	LastErrCode   int
+	LastError     string
+	WeChatMsgID   int64
+	MergedInto    int64
+	CreatedAt     time.Time
+	SentAt        *time.Time
+}
+
+// Notice is what a message says, kept as data and rendered into the
+// merchant's template when it is sent, so merged changes read as one.
+type Notice struct {
+	Delta   int64     `json:"delta,omitempty"`
+	Balance int64     `json:"balance,omitempty"`
+	Reason  string    `json:"reason,omitempty"`
+	Changes int       `json:"changes,omitempty"` // points changes merged into this notice
+	From    string    `json:"from,omitempty"`    // level key before
+	To      string    `json:"to,omitempty"`      // level key after
+	At      time.Time `json:"at"`
+}
+
+// pointsMergeDelay is how long a points message waits for more changes to
+// the same member before it goes out as one.
+const pointsMergeDelay = 3 * time.Second
+
+// announcePoints queues a points_changed message for entry, or folds it into
+// one still waiting out its merge delay. Called with the member locked.
+func (c *Club) announcePoints(ctx context.Context, tx Repos, m *Merchant, member *Member, e *PointsEntry) error {
+	if e == nil || e.Delta == 0 {
+		return nil
+	}
+	now := c.clock()
+	notice := Notice{Delta: e.Delta, Balance: e.BalanceAfter, Reason: e.Reason, Changes: 1, At: e.CreatedAt}
+	if member.Following() {
+		prev, err := tx.Outbox().MergeCandidate(ctx, member.ID, PurposePointsChanged, now)
+		if err != nil && ErrorCode(err) != ENOTFOUND {
+			return err
+		}
+		if prev != nil {
+			merged, err := c.mergeNotice(ctx, tx, prev, notice, now)
+			if err != nil || merged {
+				return c.recordMerged(ctx, tx, m, member, e, prev.ID, err)
+			}
+		}
+	}
+	return c.enqueue(ctx, tx, m, member, PurposePointsChanged, fmt.Sprintf("entry:%d", e.ID), notice, now.Add(pointsMergeDelay))
+}
+
+func (c *Club) mergeNotice(ctx context.Context, tx Repos, prev *OutboxMessage, n Notice, now time.Time) (bool, error) {
+	merged := prev.Notice
+	merged.Delta += n.Delta
+	merged.Balance = n.Balance
+	merged.Changes += n.Changes
+	merged.At = n.At
+	if merged.Changes > 1 {
+		merged.Reason = fmt.Sprintf("%d笔积分变动", merged.Changes)
+	}
+	return tx.Outbox().MergeInto(ctx, prev.ID, merged, now)
+}
+
+// recordMerged keeps the merged change's own key in the outbox, so it is
+// still announced at most once, pointing at the message that carries it.
+func (c *Club) recordMerged(ctx context.Context, tx Repos, m *Merchant, member *Member, e *PointsEntry, into int64, err error) error {
+	if err != nil {
+		return err
+	}
+	_, err = tx.Outbox().Enqueue(ctx, &OutboxMessage{
+		MerchantID: m.ID, MemberID: member.ID, Purpose: PurposePointsChanged, Reference: fmt.Sprintf("entry:%d", e.ID),
+		Notice: Notice{Delta: e.Delta, Balance: e.BalanceAfter, Reason: e.Reason, Changes: 1, At: e.CreatedAt},
+		Status: OutboxMerged, MergedInto: into, NextAttemptAt: c.clock(), CreatedAt: c.clock(),
+	})
+	return err
+}
+
+// announceLevel queues a level_changed message; level changes are never
+// merged away.
+func (c *Club) announceLevel(ctx context.Context, tx Repos, m *Merchant, member *Member, change *LevelChange) error {
+	notice := Notice{From: change.From, To: change.To, Balance: member.Points, At: change.At}
+	return c.enqueue(ctx, tx, m, member, PurposeLevelChanged, fmt.Sprintf("level:%d", change.ID), notice, c.clock())
+}
+
+// enqueue writes a message, waiting for a follow if the member cannot be
+// reached yet.
+func (c *Club) enqueue(ctx context.Context, tx Repos, m *Merchant, member *Member, purpose, ref string, n Notice, due time.Time) error {
+	status := OutboxPending
+	if !member.Following() {
+		status = OutboxWaitingFollow
+	}
+	_, err := tx.Outbox().Enqueue(ctx, &OutboxMessage{
+		MerchantID: m.ID, MemberID: member.ID, Purpose: purpose, Reference: ref, Notice: n,
+		Status: status, NextAttemptAt: due, CreatedAt: c.clock(),
+	})
+	return err
+}

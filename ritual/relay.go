@@ -1,0 +1,225 @@
+package ritual
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+)
+
+// RelayOptions tunes the relay.
+type RelayOptions struct {
+	Owner       string        // this replica's name, for leases
+	Batch       int           // messages claimed at once (default 50)
+	Concurrency int           // sends in flight at once (default 8)
+	Lease       time.Duration // how long a claim holds (default 60s): longer than a send can take
+	GiveUpAfter time.Duration // transient failures are retried this long (default 48h)
+}
+
+func (o RelayOptions) withDefaults() RelayOptions {
+	if o.Owner == "" {
+		o.Owner = "relay"
+	}
+	if o.Batch <= 0 {
+		o.Batch = 50
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 8
+	}
+	if o.Lease <= 0 {
+		o.Lease = 60 * time.Second
+	}
+	if o.GiveUpAfter <= 0 {
+		o.GiveUpAfter = 48 * time.Hour
+	}
+	return o
+}
+
+// Relay sends the outbox. Claims are leases in the database, so several
+// replicas relay side by side, and a replica that dies mid-send leaves its
+// messages to be claimed again when the lease runs out; the resend carries
+// the same client_msg_id, which WeChat uses to drop the repeat.
+type Relay struct {
+	club      *Club
+	messenger Messenger
+	opts      RelayOptions
+}
+
+// NewRelay returns a relay sending through messenger.
+func (c *Club) NewRelay(messenger Messenger, opts RelayOptions) *Relay {
+	return &Relay{club: c, messenger: messenger, opts: opts.withDefaults()}
+}
+
+// RunOnce claims one batch of due messages and sends them. It returns how
+// many it claimed.
+func (r *Relay) RunOnce(ctx context.Context) (int, error) {
+	c := r.club
+	var claimed []*OutboxMessage
+	err := c.store.Atomic(ctx, func(tx Repos) error {
+		var err error
+		claimed, err = tx.Outbox().ClaimDue(ctx, c.clock(), r.opts.Owner, r.opts.Lease, r.opts.Batch)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	sem := make(chan struct{}, r.opts.Concurrency)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	for _, msg := range claimed {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := r.deliver(ctx, msg); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return len(claimed), errors.Join(errs...)
+}
+
+// deliver sends one claimed message and records what happened.
+func (r *Relay) deliver(ctx context.Context, msg *OutboxMessage) error {
+	c := r.club
+	m, err := c.Merchant(ctx, msg.MerchantID)
+	if err != nil {
+		return err
+	}
+	member, err := c.store.Members().ByID(ctx, msg.MemberID)
+	if err != nil {
+		return err
+	}
+	if !member.Following() {
+		msg.Status = OutboxWaitingFollow
+		return r.finish(ctx, msg)
+	}
+	tm, err := c.templateMessage(m, member, msg)
+	if err != nil {
+		r.fail(msg, &SendError{Class: SendFinal, Message: err.Error()})
+		return r.finish(ctx, msg)
+	}
+	id, err := r.messenger.SendTemplate(ctx, m, tm)
+	if err == nil {
+		now := c.clock()
+		msg.Status, msg.SentAt, msg.WeChatMsgID, msg.LastErrCode, msg.LastError = OutboxSent, &now, id, 0, ""
+		return r.finish(ctx, msg)
+	}
+	if ctx.Err() != nil {
+		return nil // shutting down: the lease runs out and the message is claimed again
+	}
+	return r.failed(ctx, m, msg, err)
+}
+
+// failed applies WeChat's verdict on a failed send.
+func (r *Relay) failed(ctx context.Context, m *Merchant, msg *OutboxMessage, err error) error {
+	var se *SendError
+	if !errors.As(err, &se) {
+		se = &SendError{Class: SendRetry, Message: err.Error()}
+	}
+	msg.LastErrCode, msg.LastError = se.ErrCode, se.Message
+	now := r.club.clock()
+	switch se.Class {
+	case SendQuota:
+		until := nextQuotaReset(now)
+		if err := r.club.store.Pauses().Pause(ctx, m.ID, until, se.Message); err != nil {
+			return err
+		}
+		msg.NextAttemptAt, msg.Attempts = until, max(0, msg.Attempts-1) // not the message's fault
+	case SendNotFollowing:
+		msg.Status = OutboxWaitingFollow
+	case SendRetry:
+		if now.Sub(msg.CreatedAt) > r.opts.GiveUpAfter {
+			r.fail(msg, &SendError{Class: SendFinal, ErrCode: se.ErrCode, Message: fmt.Sprintf("gave up after %d attempts: %s", msg.Attempts, se.Message)})
+			break
+		}
+		msg.NextAttemptAt = now.Add(retryDelay(msg.Attempts))
+	default:
+		r.fail(msg, se)
+	}
+	r.club.log.WarnContext(ctx, "send failed", "merchant", m.ID, "outbox", msg.ID, "class", se.Class, "errcode", se.ErrCode, "attempts", msg.Attempts)
+	return r.finish(ctx, msg)
+}
+
+func (r *Relay) fail(msg *OutboxMessage, se *SendError) {
+	msg.Status, msg.LastErrCode, msg.LastError = OutboxFailed, se.ErrCode, se.Message
+}
+
+// finish records the outcome if this relay still holds the lease.
+func (r *Relay) finish(ctx context.Context, msg *OutboxMessage) error {
+	_, err := r.club.store.Outbox().Finish(context.WithoutCancel(ctx), msg, r.opts.Owner)
+	return err
+}
+
+// retryDelay grows exponentially with jitter from 2 s to at most 10 min.
+func retryDelay(attempts int) time.Duration {
+	b := &backoff.ExponentialBackOff{
+		InitialInterval: 2 * time.Second, RandomizationFactor: 0.3, Multiplier: 2, MaxInterval: 10 * time.Minute,
+	}
+	b.Reset()
+	d := b.NextBackOff()
+	for range min(attempts, 20) - 1 {
+		d = b.NextBackOff()
+	}
+	return d
+}
+
+// chinaTime is the zone WeChat resets daily quotas in (no DST, so a fixed
+// offset needs no tzdata).
+var chinaTime = time.FixedZone("CST", 8*3600)
+
+// nextQuotaReset is the next midnight in China, when WeChat's daily API
+// quotas reset.
+func nextQuotaReset(now time.Time) time.Time {
+	t := now.In(chinaTime)
+	return time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, chinaTime).UTC()
+}
+
+// templateMessage renders msg's notice into the merchant's template.
+func (c *Club) templateMessage(m *Merchant, member *Member, msg *OutboxMessage) (TemplateMessage, error) {
+	ref, ok := m.Templates[msg.Purpose]
+	if !ok || ref.ID == "" {
+		return TemplateMessage{}, fmt.Errorf("no template configured for %s", msg.Purpose)
+	}
+	fields, err := c.texts.TemplateFields(msg.Purpose, ref.Fields, c.noticeData(m, member, msg.Notice))
+	if err != nil {
+		return TemplateMessage{}, err
+	}
+	tm := TemplateMessage{OpenID: member.OpenID, TemplateID: ref.ID, ClientMsgID: "wxclub-" + strconv.FormatInt(msg.ID, 10)}
+	for _, f := range fields {
+		tm.Fields = append(tm.Fields, TemplateField{Key: f.Key, Value: f.Value})
+	}
+	return tm, nil
+}
+
+// NoticeData is what template-message field templates can use.
+type NoticeData struct {
+	Merchant     string
+	Nickname     string // the member's level nickname now
+	Delta        string // signed: "+120", "-30"
+	Balance      int64
+	Reason       string
+	Time         string // in the merchant's time zone
+	FromNickname string
+	ToNickname   string
+	Right        string // the new level's right
+}
+
+func (c *Club) noticeData(m *Merchant, member *Member, n Notice) NoticeData {
+	current, _ := m.Membership.Level(member.LevelKey)
+	from, _ := m.Membership.Level(n.From)
+	to, _ := m.Membership.Level(n.To)
+	return NoticeData{
+		Merchant: m.Name, Nickname: current.Nickname, Delta: fmt.Sprintf("%+d", n.Delta), Balance: n.Balance,
+		Reason: n.Reason, Time: n.At.In(m.Location()).Format("2006-01-02 15:04"),
+		FromNickname: from.Nickname, ToNickname: to.Nickname, Right: to.Right.Title,
+	}
+}
