@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -41,9 +43,30 @@ func decodeJSON(c *gin.Context, v any) error {
 		return ritual.FieldErrorf(field, "is not a field of this request")
 	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return ritual.Errorf(ritual.EBADREQUEST, "the body is not valid JSON")
+	case errors.As(err, new(*time.ParseError)):
+		return ritual.FieldErrorf(badField(body, v), "must be a time in RFC 3339, such as 2026-11-24T10:00:00+08:00")
 	default:
-		return ritual.FieldErrorf("", "%v", err)
+		// A value's own parser failed (a time that is not RFC 3339): find
+		// which field by decoding them one at a time.
+		return ritual.FieldErrorf(badField(body, v), "%v", err)
 	}
+}
+
+// badField returns the first top-level field of body that does not decode
+// into a fresh value of v's type on its own.
+func badField(body []byte, v any) string {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) != nil {
+		return ""
+	}
+	for name, raw := range fields {
+		probe := reflect.New(reflect.TypeOf(v).Elem()).Interface()
+		one, _ := json.Marshal(map[string]json.RawMessage{name: raw})
+		if json.Unmarshal(one, probe) != nil {
+			return name
+		}
+	}
+	return ""
 }
 
 func jsonKind(goKind string) string {

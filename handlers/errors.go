@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"context"
+	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -36,6 +38,9 @@ type apiErrorBody struct {
 // writeError answers err as JSON. Internal errors are logged and answered
 // with a generic message, so no detail of an outage reaches a client.
 func writeError(c *gin.Context, err error) {
+	if clientGone(c, err) {
+		return
+	}
 	code := ritual.ErrorCode(err)
 	status, ok := statusOf[code]
 	if !ok {
@@ -55,4 +60,17 @@ func statusFor(err error) int {
 		return status
 	}
 	return http.StatusInternalServerError
+}
+
+// statusClientClosed is nginx's 499: the client went away before the
+// answer, so there is no one to answer and nothing went wrong here.
+const statusClientClosed = 499
+
+// clientGone answers 499 when err is the request's own cancellation.
+func clientGone(c *gin.Context, err error) bool {
+	if !errors.Is(err, context.Canceled) || c.Request.Context().Err() == nil {
+		return false
+	}
+	c.AbortWithStatus(statusClientClosed)
+	return true
 }

@@ -115,6 +115,9 @@ func (s *Server) checkTimestamp(raw string) error {
 // reject answers a webhook request that cannot be processed. WeChat shows
 // nothing of the body to anyone, so it is a short plain-text reason.
 func (s *Server) reject(c *gin.Context, err error, merchant string) {
+	if clientGone(c, err) {
+		return
+	}
 	status := statusFor(err)
 	if status >= 500 {
 		c.Error(err)

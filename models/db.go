@@ -60,8 +60,11 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	g, err := gorm.Open(dialector, &gorm.Config{
 		TranslateError: true,
-		NowFunc:        func() time.Time { return cfg.Clock().UTC() },
-		Logger:         newGormLogger(cfg.Logger),
+		// Operations that need several statements use Store.Atomic; a lone
+		// statement needs no transaction of its own.
+		SkipDefaultTransaction: true,
+		NowFunc:                func() time.Time { return cfg.Clock().UTC() },
+		Logger:                 newGormLogger(cfg.Logger),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("models: open %s: %w", cfg.Driver, err)
@@ -110,13 +113,16 @@ func sqliteDSN(dsn string) string {
 }
 
 // mysqlDSN forces what the schema relies on: utf8mb4 (nicknames carry
-// emoji), times parsed as time.Time in UTC.
+// emoji), times parsed as time.Time in UTC. Arguments are interpolated by
+// the driver (safe with utf8mb4), so a query is one round trip instead of
+// prepare, execute and close.
 func mysqlDSN(dsn string) (string, error) {
 	c, err := gomysql.ParseDSN(dsn)
 	if err != nil {
 		return "", fmt.Errorf("models: mysql dsn: %w", err)
 	}
 	c.ParseTime = true
+	c.InterpolateParams = true
 	c.Loc = time.UTC
 	c.Collation = "utf8mb4_unicode_ci"
 	if c.Params == nil {
@@ -217,3 +223,9 @@ func (r repos) Ledger() ritual.Ledger       { return ledger{r.db} }
 func (r repos) Levels() ritual.LevelHistory { return levelHistory{r.db} }
 func (r repos) Outbox() ritual.Outbox       { return outbox{r.db, r.driver} }
 func (r repos) Pauses() ritual.SendPauses   { return sendPauses{r.db} }
+
+// Exec runs a statement outside any store; for tools and tests that repair
+// or break data on purpose.
+func (db *DB) Exec(ctx context.Context, sql string, args ...any) error {
+	return db.gorm.WithContext(ctx).Exec(sql, args...).Error
+}

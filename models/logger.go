@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -44,11 +45,26 @@ func (g gormLogger) ParamsFilter(ctx context.Context, sql string, params ...any)
 func (g gormLogger) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
 	elapsed := time.Since(begin)
 	switch {
+	case errors.Is(err, context.Canceled):
+		// the caller went away; the transaction rolls back and says so itself
 	case err != nil && !errors.Is(err, gorm.ErrRecordNotFound) && !errors.Is(err, gorm.ErrDuplicatedKey):
 		sql, _ := fc()
-		g.log.WarnContext(ctx, "query failed", "sql", sql, "err", err, "elapsed", elapsed)
+		g.log.WarnContext(ctx, "query failed", "sql", sqlShape(sql), "err", err, "elapsed", elapsed)
 	case elapsed > g.slow:
 		sql, rows := fc()
-		g.log.WarnContext(ctx, "slow query", "sql", sql, "rows", rows, "elapsed", elapsed)
+		g.log.WarnContext(ctx, "slow query", "sql", sqlShape(sql), "rows", rows, "elapsed", elapsed)
 	}
+}
+
+// sqlShape keeps a statement's verb and table and drops everything from
+// WHERE, SET or VALUES on: some gorm paths interpolate the arguments, which
+// hold phone numbers and openids.
+func sqlShape(sql string) string {
+	cut := len(sql)
+	for _, kw := range []string{" WHERE ", " SET ", " VALUES ", " VALUES("} {
+		if i := strings.Index(strings.ToUpper(sql), kw); i >= 0 && i < cut {
+			cut = i
+		}
+	}
+	return sql[:cut]
 }

@@ -228,3 +228,21 @@ func TestDeliveriesAreRememberedForTheRetention(t *testing.T) {
 		}
 	})
 }
+
+func TestPointsInChat(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		club, m := newClub(t, db, clock)
+		openid := ritualtest.RandomID("o")
+		if got := mustHandle(t, club, m, text(clock, openid, "积分", 1)); !strings.Contains(got, "0 积分") || !strings.Contains(got, "还没有积分记录") {
+			t.Fatalf("points before any order = %q", got)
+		}
+		mustOrder(t, club, m, ritual.OrderInput{OrderNo: "CH1", OpenID: openid, AmountFen: 12800})
+		got := mustHandle(t, club, m, text(clock, openid, "积分", 2))
+		for _, want := range []string{"茶苗", "128 积分", "¥372.00", "1笔订单", "茶友", "+128", "消费¥128.00"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("points reply lacks %q:\n%s", want, got)
+			}
+		}
+	})
+}

@@ -44,11 +44,6 @@ func (c *Club) previousOrder(ctx context.Context, m *Merchant, in OrderInput) (*
 }
 
 func (c *Club) recordOrder(ctx context.Context, tx Repos, m *Merchant, in OrderInput) (*OrderAnswer, error) {
-	if _, err := tx.Orders().ByNo(ctx, m.ID, in.OrderNo); err == nil {
-		return nil, errResend
-	} else if ErrorCode(err) != ENOTFOUND {
-		return nil, err
-	}
 	member, err := c.resolveBuyer(ctx, tx, m, in)
 	if err != nil {
 		return nil, err
@@ -62,16 +57,19 @@ func (c *Club) recordOrder(ctx context.Context, tx Repos, m *Merchant, in OrderI
 	if in.PaidAt != nil {
 		order.PaidAt = in.PaidAt.UTC()
 	}
-	if err := tx.Orders().Create(ctx, order); err != nil {
-		return nil, err // ECONFLICT: a concurrent resend won; RecordOrder answers from it
-	}
 	book := newPointsBook(ctx, tx, m, member, now)
 	if err := book.expireDue(); err != nil {
 		return nil, err
 	}
 	reason := fmt.Sprintf("消费¥%s得积分（订单%s）", templates.Yuan(order.AmountFen), shortRef(order.OrderNo))
-	if _, err := book.earn(order.PointsEarned, SourceOrder, order.OrderNo, reason); err != nil {
+	if _, err := book.earn(order.PointsEarned, SourceOrder, order.OrderNo, reason); errors.Is(err, errAlreadyOnLedger) {
+		return nil, errResend
+	} else if err != nil {
 		return nil, err
+	}
+	// The order counts towards the level it is about to settle.
+	if err := tx.Orders().Create(ctx, order); err != nil {
+		return nil, err // ECONFLICT: recorded before or concurrently; RecordOrder answers from that one
 	}
 	view, err := c.settle(ctx, tx, m, member, book, "order:"+order.OrderNo)
 	if err != nil {

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"slices"
@@ -15,15 +17,15 @@ import (
 	"github.com/wxclub/wxclub/wechat/emulator"
 )
 
-// runLoad drives a running service with signed webhook traffic and reports
-// throughput and latency percentiles:
+// runLoad drives a running service and reports throughput and latency:
 //
-//	wxclub load webhook [-server URL] [-merchant demo] [-c 32] [-d 20s] [-shoppers 1000]
+//	wxclub load webhook|orders [-server URL] [-merchant demo] [-c 32] [-d 20s] [-shoppers 1000]
 //
-// Each request is a "帮助" text message with a fresh MsgId, signed (and in
-// safe or compatible mode encrypted) as WeChat would send it, from one of
-// -shoppers openids: every request is a real claim, member lookup and reply
-// in the database, never a dedupe hit.
+// webhook: "帮助" text messages, each with a fresh MsgId, signed (and in
+// safe or compatible mode encrypted) as WeChat sends them — every request a
+// real claim, member lookup and stored reply, never a dedupe hit.
+// orders: POST /api/v1/orders with fresh order numbers spread over the
+// shoppers — points, level evaluation and outbox on every request.
 func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("load", stderr)
 	path := fs.String("config", "config.yaml", "configuration holding the merchant's credentials")
@@ -31,50 +33,58 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	merchant := fs.String("merchant", "demo", "merchant id")
 	concurrency := fs.Int("c", 32, "concurrent connections")
 	duration := fs.Duration("d", 20*time.Second, "how long to run")
-	shoppers := fs.Int("shoppers", 1000, "distinct openids to send from")
+	shoppers := fs.Int("shoppers", 1000, "distinct shoppers to spread the load over")
 	positional, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(positional) != 1 || positional[0] != "webhook" {
-		return fmt.Errorf("load: say what to drive: webhook")
+	if len(positional) != 1 || (positional[0] != "webhook" && positional[0] != "orders") {
+		return fmt.Errorf("load: say what to drive: webhook or orders")
 	}
 	cfg, err := LoadConfig(*path, os.Environ())
 	if err != nil {
 		return err
 	}
-	signer, err := signerFor(cfg, *merchant)
+	mc, err := merchantConfig(cfg, *merchant)
 	if err != nil {
 		return err
 	}
-	run := loadRun{
-		signer: signer, url: strings.TrimRight(*server, "/") + "/wechat/" + *merchant,
-		shoppers: *shoppers, client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *concurrency}, Timeout: 10 * time.Second},
+	l := &loadRun{
+		base: strings.TrimRight(*server, "/"), merchant: mc, shoppers: *shoppers, run: fmt.Sprintf("%x", time.Now().UnixNano()),
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *concurrency}, Timeout: 10 * time.Second},
 	}
-	report := run.drive(ctx, *concurrency, *duration)
-	fmt.Fprintln(stdout, report)
+	once := l.webhookOnce
+	if positional[0] == "orders" {
+		once = l.orderOnce
+	}
+	fmt.Fprintln(stdout, l.drive(ctx, *concurrency, *duration, once))
 	return nil
 }
 
-func signerFor(cfg Config, merchant string) (emulator.Signer, error) {
+func merchantConfig(cfg Config, id string) (MerchantConfig, error) {
 	for _, mc := range cfg.Merchants {
-		if mc.ID == merchant {
-			a := mc.OfficialAccount
-			return emulator.Signer{Account: emulator.Account{
-				Name: mc.ID, AppID: a.AppID, AppSecret: a.AppSecret, Token: a.Token,
-				EncodingAESKey: a.EncodingAESKey, Mode: a.MessageMode(),
-			}}, nil
+		if mc.ID == id {
+			return mc, nil
 		}
 	}
-	return emulator.Signer{}, fmt.Errorf("load: merchant %q is not in the configuration", merchant)
+	return MerchantConfig{}, fmt.Errorf("load: merchant %q is not in the configuration", id)
+}
+
+func signerFor(mc MerchantConfig) emulator.Signer {
+	a := mc.OfficialAccount
+	return emulator.Signer{Account: emulator.Account{
+		Name: mc.ID, AppID: a.AppID, AppSecret: a.AppSecret, Token: a.Token,
+		EncodingAESKey: a.EncodingAESKey, Mode: a.MessageMode(),
+	}}
 }
 
 type loadRun struct {
-	signer   emulator.Signer
-	url      string
+	base     string
+	merchant MerchantConfig
 	shoppers int
+	run      string // makes this run's order numbers unique
 	client   *http.Client
-	msgID    atomic.Int64
+	seq      atomic.Int64
 }
 
 type loadReport struct {
@@ -89,34 +99,35 @@ func (r loadReport) String() string {
 		if len(r.latencies) == 0 {
 			return 0
 		}
-		return r.latencies[min(len(r.latencies)-1, int(p*float64(len(r.latencies))))]
+		return r.latencies[min(len(r.latencies)-1, int(p*float64(len(r.latencies))))].Round(100 * time.Microsecond)
 	}
 	return fmt.Sprintf("requests %d  failures %d  elapsed %s  throughput %.0f req/s  p50 %s  p90 %s  p99 %s  max %s",
 		r.requests, r.failures, r.elapsed.Round(time.Millisecond), float64(r.requests)/r.elapsed.Seconds(),
 		pct(0.50), pct(0.90), pct(0.99), pct(1))
 }
 
-// drive runs concurrency workers until duration has passed.
-func (l *loadRun) drive(ctx context.Context, concurrency int, duration time.Duration) loadReport {
+// drive runs concurrency workers calling once until duration has passed.
+func (l *loadRun) drive(ctx context.Context, concurrency int, duration time.Duration, once func(context.Context, string) bool) loadReport {
 	ctx, cancel := context.WithTimeout(ctx, duration)
 	defer cancel()
-	l.msgID.Store(time.Now().UnixNano())
+	l.seq.Store(time.Now().UnixNano())
 	var mu sync.Mutex
 	var report loadReport
 	var wg sync.WaitGroup
 	start := time.Now()
-	for w := range concurrency {
+	for range concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var mine []time.Duration
 			failures := 0
-			for i := 0; ctx.Err() == nil; i++ {
-				took, ok := l.once(ctx, fmt.Sprintf("oLoad%023d", (w*7919+i)%l.shoppers))
+			for ctx.Err() == nil {
+				begin := time.Now()
+				ok := once(ctx, fmt.Sprintf("oLoad%023d", rand.IntN(l.shoppers)))
 				if ctx.Err() != nil {
 					break
 				}
-				mine = append(mine, took)
+				mine = append(mine, time.Since(begin))
 				if !ok {
 					failures++
 				}
@@ -133,26 +144,44 @@ func (l *loadRun) drive(ctx context.Context, concurrency int, duration time.Dura
 	return report
 }
 
-// once sends one signed text message and checks the reply opens.
-func (l *loadRun) once(ctx context.Context, openid string) (time.Duration, bool) {
+// webhookOnce sends one signed text message and checks the reply opens.
+func (l *loadRun) webhookOnce(ctx context.Context, openid string) bool {
 	now := time.Now()
-	msgID := l.msgID.Add(1)
+	msgID := l.seq.Add(1)
 	plain := fmt.Sprintf(`<xml><ToUserName><![CDATA[gh_load]]></ToUserName><FromUserName><![CDATA[%s]]></FromUserName><CreateTime>%d</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[帮助]]></Content><MsgId>%d</MsgId></xml>`, openid, now.Unix(), msgID)
 	nonce := fmt.Sprint(msgID)
-	req, err := l.signer.Request(ctx, l.url, []byte(plain), now.Unix(), nonce)
+	signer := signerFor(l.merchant)
+	req, err := signer.Request(ctx, l.base+"/wechat/"+l.merchant.ID, []byte(plain), now.Unix(), nonce)
 	if err != nil {
-		return 0, false
+		return false
 	}
+	status, body := l.do(req)
+	if status != http.StatusOK {
+		return false
+	}
+	_, err = signer.OpenReply(body, now.Unix(), nonce)
+	return err == nil
+}
+
+// orderOnce records one new order and checks it was created.
+func (l *loadRun) orderOnce(ctx context.Context, openid string) bool {
+	body := fmt.Sprintf(`{"order_no":"LD-%s-%d","openid":%q,"amount_fen":%d,"channel":"load"}`, l.run, l.seq.Add(1), openid, 1000+rand.IntN(60000))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.base+"/api/v1/orders", bytes.NewReader([]byte(body)))
+	if err != nil {
+		return false
+	}
+	req.Header.Set("Authorization", "Bearer "+l.merchant.APIKey)
+	req.Header.Set("Content-Type", "application/json")
+	status, _ := l.do(req)
+	return status == http.StatusCreated
+}
+
+func (l *loadRun) do(req *http.Request) (int, []byte) {
 	resp, err := l.client.Do(req)
 	if err != nil {
-		return time.Since(now), false
+		return 0, nil
 	}
+	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	took := time.Since(now)
-	if resp.StatusCode != http.StatusOK {
-		return took, false
-	}
-	_, err = l.signer.OpenReply(body, now.Unix(), nonce)
-	return took, err == nil
+	return resp.StatusCode, body
 }

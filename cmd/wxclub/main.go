@@ -2,6 +2,7 @@
 //
 //	wxclub [serve] [-config FILE]   run the service (the default)
 //	wxclub migrate [-config FILE]   create or upgrade the database schema
+//	wxclub check [-config FILE]     verify every ledger sums to its balance
 //	wxclub sim ACTION [flags]       play a shopper against a running service
 //	wxclub emulator [flags]         run the WeChat emulator on its own
 //	wxclub load webhook [flags]     load-test a running service
@@ -48,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServe(ctx, args, stderr)
 	case "migrate":
 		return runMigrate(ctx, args, stdout, stderr)
+	case "check":
+		return runCheck(ctx, args, stdout, stderr)
 	case "sim":
 		return runSim(ctx, args, stdout, stderr)
 	case "emulator":
@@ -68,6 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 const usage = `usage:
   wxclub [serve] [-config FILE]   run the service (default config.yaml)
   wxclub migrate [-config FILE]   create or upgrade the database schema
+  wxclub check [-config FILE]     verify every member's ledger sums to their balance
   wxclub sim ACTION [flags]       play a shopper: follow [--scene S], unfollow, scan SCENE,
                                   say TEXT, inbox, redeliver; --merchant, --openid, --server
   wxclub emulator [flags]         run the WeChat emulator on its own

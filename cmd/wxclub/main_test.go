@@ -34,7 +34,7 @@ func startMain(t *testing.T, driver string) *Main {
 		cfg.Merchants[0].APIKey = "key-" + cfg.Merchants[0].ID
 		cfg.Merchants[0].OfficialAccount.AppID = "wx" + cfg.Merchants[0].ID
 	}
-	m := NewMain(cfg, slog.New(slog.DiscardHandler))
+	m := NewMain(cfg, discardLogger())
 	if err := m.Run(context.Background()); err != nil {
 		m.Close()
 		t.Fatal(err)
@@ -164,3 +164,5 @@ func get(t *testing.T, url, key string) string {
 	}
 	return string(b)
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wxclub/wxclub/handlers"
@@ -28,11 +30,15 @@ type Main struct {
 	DB       *models.DB
 	Club     *ritual.Club
 	Emulator *emulator.Emulator
+	// Messenger sends to WeChat (or the emulator); tests may replace it
+	// before Run.
+	Messenger ritual.Messenger
 
 	listener net.Listener
 	server   *http.Server
 	stop     context.CancelFunc
 	schedule *scheduler
+	workers  sync.WaitGroup
 }
 
 // NewMain returns a Main for cfg.
@@ -184,10 +190,19 @@ func (m *Main) URL() string {
 }
 
 // startBackground starts the work that runs beside the HTTP server: the
-// recurring jobs on cron. Close cancels their context and waits for them.
+// outbox relay and the recurring jobs on cron. Close cancels their context
+// and waits for them.
 func (m *Main) startBackground() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	m.stop = cancel
+	if m.Messenger == nil {
+		m.Messenger = wechat.NewClient(wechat.ClientOptions{Logger: m.Logger})
+	}
+	m.workers.Add(1)
+	go func() {
+		defer m.workers.Done()
+		m.relay(ctx)
+	}()
 	m.schedule = newScheduler(ctx, m.Logger)
 	for _, job := range m.jobs() {
 		if err := m.schedule.add(job); err != nil {
@@ -198,9 +213,38 @@ func (m *Main) startBackground() error {
 	return nil
 }
 
+// relayIdle is how long the relay rests when the outbox has nothing due.
+const relayIdle = 500 * time.Millisecond
+
+// relay sends the outbox until ctx ends.
+func (m *Main) relay(ctx context.Context) {
+	host, _ := os.Hostname()
+	relay := m.Club.NewRelay(m.Messenger, ritual.RelayOptions{Owner: fmt.Sprintf("%s-%d", host, os.Getpid())})
+	for ctx.Err() == nil {
+		n, err := relay.RunOnce(ctx)
+		if err != nil && ctx.Err() == nil {
+			m.Logger.Warn("relay", "err", err)
+		}
+		if n > 0 && err == nil {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(relayIdle):
+		}
+	}
+}
+
 // jobs lists the recurring work.
 func (m *Main) jobs() []scheduledJob {
 	return []scheduledJob{{
+		name: "reevaluate-levels", spec: "CRON_TZ=Asia/Shanghai 10 3 * * *",
+		run: func(ctx context.Context) error {
+			n, err := m.Club.ReevaluateAllLevels(ctx)
+			m.Logger.Info("levels re-evaluated", "changed", n)
+			return err
+		},
+	}, {
 		name: "forget-deliveries", spec: "@hourly",
 		run: func(ctx context.Context) error {
 			n, err := m.Club.ForgetDeliveries(ctx, m.Config.WeChat.DedupeRetention)
@@ -227,6 +271,7 @@ func (m *Main) Close() error {
 	if m.stop != nil {
 		m.stop()
 		m.schedule.stop()
+		m.workers.Wait()
 	}
 	if m.DB != nil {
 		errs = append(errs, m.DB.Close())

@@ -119,10 +119,14 @@ func createDatabase(base string) (string, func(), error) {
 
 // Main runs a package's tests and drops the MySQL database they used. Call
 // it from TestMain: func TestMain(m *testing.M) { modelstest.Main(m) }.
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main for a TestMain with more to tear down: it returns the exit
+// code instead of exiting.
+func Run(m *testing.M) int {
 	code := m.Run()
 	if shared.drop != nil {
 		shared.drop()
 	}
-	os.Exit(code)
+	return code
 }
