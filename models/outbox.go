@@ -162,7 +162,13 @@ func (s outbox) Finish(ctx context.Context, msg *ritual.OutboxMessage, owner str
 	return res.RowsAffected == 1, translate(res.Error, "finish message")
 }
 
-func (s outbox) ReleaseWaiting(ctx context.Context, memberID int64, now time.Time) (int64, error) {
+func (s outbox) ReleaseWaiting(ctx context.Context, memberID int64, since, now time.Time) (int64, error) {
+	stale := s.db.WithContext(ctx).Model(&outboxRow{}).
+		Where("member_id = ? AND status = ? AND created_at < ?", memberID, ritual.OutboxWaitingFollow, since.UTC()).
+		Updates(map[string]any{"status": ritual.OutboxFailed, "last_error": "the member did not follow in time; too stale to send"})
+	if stale.Error != nil {
+		return 0, translate(stale.Error, "expire waiting messages")
+	}
 	res := s.db.WithContext(ctx).Model(&outboxRow{}).
 		Where("member_id = ? AND status = ?", memberID, ritual.OutboxWaitingFollow).
 		Updates(map[string]any{"status": ritual.OutboxPending, "next_attempt_at": now.UTC()})

@@ -81,8 +81,7 @@ func (c *Club) subscribed(ctx context.Context, tx Repos, m *Merchant, msg Inboun
 	if err := tx.Members().Update(ctx, member); err != nil {
 		return Reply{}, err
 	}
-	// Messages that waited for them to follow go out now.
-	if _, err := tx.Outbox().ReleaseWaiting(ctx, member.ID, now); err != nil {
+	if err := c.releaseWaiting(ctx, tx, member); err != nil {
 		return Reply{}, err
 	}
 	c.log.InfoContext(ctx, "member followed", "merchant", m.ID, "member", member.ID, "new", created, "returning", returning)
@@ -116,7 +115,7 @@ func (c *Club) say(ctx context.Context, tx Repos, m *Merchant, msg InboundMessag
 		if err := tx.Members().Update(ctx, member); err != nil {
 			return Reply{}, err
 		}
-		if _, err := tx.Outbox().ReleaseWaiting(ctx, member.ID, c.clock()); err != nil {
+		if err := c.releaseWaiting(ctx, tx, member); err != nil {
 			return Reply{}, err
 		}
 	}
@@ -188,4 +187,17 @@ func (c *Club) ForgetDeliveries(ctx context.Context, retention time.Duration) (i
 			return total, err
 		}
 	}
+}
+
+// waitForFollow is how long a message waits for a member who does not
+// follow: long enough for a buyer to scan the card in the parcel, short
+// enough that someone who comes back months later is not flooded with news
+// that is no longer news.
+const waitForFollow = 7 * 24 * time.Hour
+
+// releaseWaiting sends the messages that waited for the member to follow.
+func (c *Club) releaseWaiting(ctx context.Context, tx Repos, member *Member) error {
+	now := c.clock()
+	_, err := tx.Outbox().ReleaseWaiting(ctx, member.ID, now.Add(-waitForFollow), now)
+	return err
 }

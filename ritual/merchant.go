@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"regexp"
 	"time"
+	"unicode/utf8"
+
+	"github.com/wxclub/wxclub/templates"
 )
 
 // Merchant is a brand running a membership programme on one official
@@ -151,6 +154,34 @@ func validateTemplates(refs map[string]TemplateRef) error {
 		}
 		if ref.ID == "" {
 			return FieldErrorf(fmt.Sprintf("templates.%s.id", purpose), "is required")
+		}
+		if err := validateFields(purpose, ref.Fields); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sampleNotice is what a field template is tried on before it is accepted.
+var sampleNotice = NoticeData{
+	Merchant: "茶舍", Nickname: "茶友", Delta: "+128", Balance: 1280, Reason: "消费¥128.00得积分",
+	Time: "2026-11-24 10:00", FromNickname: "茶苗", ToNickname: "茶友", Right: "全场95折",
+}
+
+// validateFields checks a merchant's keyword → text-template mapping: each
+// must parse, and render within WeChat's 20 characters on sample data.
+func validateFields(purpose string, fields map[string]string) error {
+	for key, text := range fields {
+		path := fmt.Sprintf("templates.%s.fields.%s", purpose, key)
+		if err := templates.CheckFieldTemplate(text); err != nil {
+			return FieldErrorf(path, "does not parse: %v", err)
+		}
+		out, err := templates.Default().TemplateFields(purpose, map[string]string{key: text}, sampleNotice)
+		if err != nil {
+			return FieldErrorf(path, "%v", err)
+		}
+		if n := utf8.RuneCountInString(out[0].Raw); n > templates.MaxFieldRunes {
+			return FieldErrorf(path, "renders to %d characters on sample data; WeChat allows %d", n, templates.MaxFieldRunes)
 		}
 	}
 	return nil

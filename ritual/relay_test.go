@@ -313,3 +313,25 @@ func TestADeadReplicasMessagesAreSentOnce(t *testing.T) {
 		}
 	})
 }
+
+func TestStaleWaitingMessagesAreNotSentMonthsLater(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		e := newRelayEnv(t, db, clock)
+		openid := ritualtest.RandomID("o")
+		mustOrder(t, e.club, e.m, buy(openid, "OLD1", 1000))
+		clock.Advance(30 * 24 * time.Hour)
+		mustOrder(t, e.club, e.m, buy(openid, "NEW1", 1000))
+		e.follow(openid)
+		e.drain()
+		got := e.templates(openid)
+		if len(got) != 1 || got[0].Data["character_string3"] != "20" {
+			t.Fatalf("after following a month on: %+v, want only the recent message", got)
+		}
+		for _, m := range e.outbox(openid) {
+			if m.Status == ritual.OutboxFailed && !strings.Contains(m.LastError, "stale") {
+				t.Errorf("stale message failed without saying why: %+v", m)
+			}
+		}
+	})
+}

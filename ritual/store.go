@@ -150,9 +150,10 @@ type Outbox interface {
 	// Finish saves the outcome of msg if owner still holds its lease and
 	// reports whether it did.
 	Finish(ctx context.Context, msg *OutboxMessage, owner string) (bool, error)
-	// ReleaseWaiting makes the member's messages that wait for a follow due
-	// at now and returns how many.
-	ReleaseWaiting(ctx context.Context, memberID int64, now time.Time) (int64, error)
+	// ReleaseWaiting makes the member's messages that wait for a follow and
+	// were created at or after since due at now, marks older ones failed
+	// (too stale to send), and returns how many it released.
+	ReleaseWaiting(ctx context.Context, memberID int64, since, now time.Time) (int64, error)
 	// ForMember returns the member's messages, newest first.
 	ForMember(ctx context.Context, memberID int64, limit int) ([]*OutboxMessage, error)
 }

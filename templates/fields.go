@@ -16,7 +16,8 @@ const MaxFieldRunes = 20
 // Field is one rendered keyword of a template message.
 type Field struct {
 	Key   string
-	Value string
+	Value string // fitted to WeChat's rules
+	Raw   string // as rendered, before fitting
 }
 
 // TemplateFields renders the keywords of a template message for purpose.
@@ -39,7 +40,7 @@ func (s *Set) TemplateFields(purpose string, overrides map[string]string, data a
 		if err != nil {
 			return nil, err
 		}
-		fields = append(fields, Field{Key: key, Value: FitField(value)})
+		fields = append(fields, Field{Key: key, Value: FitField(value), Raw: value})
 	}
 	return fields, nil
 }

@@ -95,6 +95,8 @@ func TestBadConfigNamesTheKey(t *testing.T) {
 		{"right kind", "kind: discount", "kind: cashback", "merchants[0].membership.levels[1].right.kind"},
 		{"template purpose", "level_changed:  { id: TPL_LEVEL }", "levle_changed: { id: TPL_LEVEL }", "merchants[0].templates.levle_changed"},
 		{"api key", "api_key: demo-key-change-me", "api_key: x", "merchants[0].api_key"},
+		{"template field over 20 characters", "points_changed: { id: TPL_POINTS }", `points_changed: { id: TPL_POINTS, fields: { thing1: "感谢您在本店消费，本次获得积分如下所示请查收" } }`, "merchants[0].templates.points_changed.fields.thing1"},
+		{"template field that does not parse", "points_changed: { id: TPL_POINTS }", `points_changed: { id: TPL_POINTS, fields: { thing1: "{{.Reason" } }`, "merchants[0].templates.points_changed.fields.thing1"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
