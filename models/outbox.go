@@ -138,6 +138,10 @@ func (s outbox) ClaimDue(ctx context.Context, now time.Time, owner string, lease
 	if err := s.db.WithContext(ctx).Where("id IN ?", ids).Order("next_attempt_at, id").Find(&rows).Error; err != nil {
 		return nil, translate(err, "read claimed messages")
 	}
+	return toMessages(rows)
+}
+
+func toMessages(rows []outboxRow) ([]*ritual.OutboxMessage, error) {
 	out := make([]*ritual.OutboxMessage, 0, len(rows))
 	for _, r := range rows {
 		m, err := r.toMessage()
@@ -180,15 +184,7 @@ func (s outbox) ForMember(ctx context.Context, memberID int64, limit int) ([]*ri
 	if err := s.db.WithContext(ctx).Where("member_id = ?", memberID).Order("id DESC").Limit(limit).Find(&rows).Error; err != nil {
 		return nil, translate(err, "list member's messages")
 	}
-	out := make([]*ritual.OutboxMessage, 0, len(rows))
-	for _, r := range rows {
-		m, err := r.toMessage()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, nil
+	return toMessages(rows)
 }
 
 type sendPauses struct{ db *gorm.DB }
