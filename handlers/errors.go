@@ -66,9 +66,11 @@ func statusFor(err error) int {
 // answer, so there is no one to answer and nothing went wrong here.
 const statusClientClosed = 499
 
-// clientGone answers 499 when err is the request's own cancellation.
+// clientGone answers 499 when the client has gone away: whatever err says
+// then (context canceled, a transaction database/sql already rolled back),
+// the work was abandoned and rolled back, and no one is listening.
 func clientGone(c *gin.Context, err error) bool {
-	if !errors.Is(err, context.Canceled) || c.Request.Context().Err() == nil {
+	if !errors.Is(c.Request.Context().Err(), context.Canceled) {
 		return false
 	}
 	c.AbortWithStatus(statusClientClosed)
