@@ -223,6 +223,7 @@ func (r repos) Ledger() ritual.Ledger       { return ledger{r.db} }
 func (r repos) Levels() ritual.LevelHistory { return levelHistory{r.db} }
 func (r repos) Outbox() ritual.Outbox       { return outbox{r.db, r.driver} }
 func (r repos) Pauses() ritual.SendPauses   { return sendPauses{r.db} }
+func (r repos) JobRuns() ritual.JobRuns     { return jobRuns{r.db} }
 
 // Exec runs a statement outside any store; for tools and tests that repair
 // or break data on purpose.

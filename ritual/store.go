@@ -28,6 +28,7 @@ type Repos interface {
 	Levels() LevelHistory
 	Outbox() Outbox
 	Pauses() SendPauses
+	JobRuns() JobRuns
 }
 
 // Merchants stores merchants and their settings.
