@@ -41,6 +41,11 @@ type Options struct {
 	// Emulator, when set, is the in-process WeChat emulator, served under
 	// /emu.
 	Emulator http.Handler
+	// Metrics, when set, counts requests and is served at /metrics.
+	Metrics *Metrics
+	// LogOpenIDs adds the sender's openid to the webhook's request log line;
+	// off by default, since an openid identifies a person.
+	LogOpenIDs bool
 }
 
 // Server holds the handlers' dependencies.
@@ -48,6 +53,8 @@ type Server struct {
 	club         Club
 	replayWindow time.Duration
 	log          *slog.Logger
+	metrics      *Metrics
+	logOpenIDs   bool
 }
 
 // New returns the HTTP handler of the whole service.
@@ -55,7 +62,10 @@ func New(opts Options) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{club: opts.Club, replayWindow: opts.ReplayWindow, log: opts.Logger}
+	if opts.Metrics == nil {
+		opts.Metrics = NewMetrics()
+	}
+	s := &Server{club: opts.Club, replayWindow: opts.ReplayWindow, log: opts.Logger, metrics: opts.Metrics, logOpenIDs: opts.LogOpenIDs}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.ContextWithFallback = true // c.Request.Context() cancellation reaches the domain
@@ -63,6 +73,7 @@ func New(opts Options) http.Handler {
 
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", gin.WrapH(opts.Metrics.Handler()))
 	r.GET("/wechat/:merchant", s.wechatVerify)
 	r.POST("/wechat/:merchant", s.wechatMessage)
 

@@ -39,6 +39,9 @@ func (s *Server) requestLog() gin.HandlerFunc {
 		if merchant := c.Param("merchant"); merchant != "" {
 			attrs = append(attrs, "merchant", merchant)
 		}
+		if openid := c.GetString(openIDKey); openid != "" {
+			attrs = append(attrs, "openid", openid) // only when log.openids is on
+		}
 		if len(c.Errors) > 0 {
 			attrs = append(attrs, "err", c.Errors.Last().Error())
 		}

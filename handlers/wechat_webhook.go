@@ -40,6 +40,9 @@ func (s *Server) wechatVerify(c *gin.Context) {
 // domain answer, reply. Every rejection happens before the domain is
 // called, so a rejected request stores nothing.
 func (s *Server) wechatMessage(c *gin.Context) {
+	start := time.Now()
+	kind := "unknown"
+	defer func() { s.metrics.observeWebhook(merchantLabel(c), kind, webhookOutcome(c), time.Since(start)) }()
 	m, ok := s.signedMerchant(c)
 	if !ok {
 		return
@@ -60,6 +63,10 @@ func (s *Server) wechatMessage(c *gin.Context) {
 		s.reject(c, err, m.ID)
 		return
 	}
+	kind = messageKind(msg)
+	if s.logOpenIDs {
+		c.Set(openIDKey, msg.OpenID)
+	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), webhookDeadline)
 	defer cancel()
 	reply, err := s.club.HandleMessage(ctx, m, msg)
@@ -72,7 +79,49 @@ func (s *Server) wechatMessage(c *gin.Context) {
 		s.reject(c, err, m.ID)
 		return
 	}
+	if reply.Text == "" {
+		c.Set(outcomeKey, "success")
+	}
 	c.Data(http.StatusOK, out.contentType, out.body)
+}
+
+// Keys of what the webhook leaves in the gin context for logs and metrics.
+const (
+	openIDKey  = "openid"
+	outcomeKey = "outcome"
+	knownKey   = "known_merchant"
+)
+
+// messageKind labels a delivery for metrics: the MsgType, and the event.
+func messageKind(msg ritual.InboundMessage) string {
+	if msg.Kind == ritual.KindEvent {
+		return "event:" + msg.Event
+	}
+	return msg.Kind
+}
+
+// merchantLabel is the route's merchant once it is known to exist; an
+// unknown id (anyone can make one up) is not a label of its own.
+func merchantLabel(c *gin.Context) string {
+	if c.GetBool(knownKey) {
+		return c.Param("merchant")
+	}
+	return "unknown"
+}
+
+// webhookOutcome says how the request ended: replied, success (no reply),
+// rejected (4xx) or error (5xx).
+func webhookOutcome(c *gin.Context) string {
+	switch status := c.Writer.Status(); {
+	case status >= 500:
+		return "error"
+	case status >= 400:
+		return "rejected"
+	case c.GetString(outcomeKey) != "":
+		return c.GetString(outcomeKey)
+	default:
+		return "replied"
+	}
 }
 
 // signedMerchant finds the merchant of the route and checks the request's
@@ -83,6 +132,7 @@ func (s *Server) signedMerchant(c *gin.Context) (*ritual.Merchant, bool) {
 		s.reject(c, err, c.Param("merchant"))
 		return nil, false
 	}
+	c.Set(knownKey, true)
 	q := c.Request.URL.Query()
 	if !validSignature(m.OfficialAccount.Token, q.Get("signature"), q.Get("timestamp"), q.Get("nonce")) {
 		s.reject(c, ritual.Errorf(ritual.EFORBIDDEN, "bad signature"), m.ID)

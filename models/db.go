@@ -163,6 +163,12 @@ func (db *DB) Ping(ctx context.Context) error {
 	return sqlDB.PingContext(ctx)
 }
 
+// SQL returns the connection pool, for its statistics.
+func (db *DB) SQL() *sql.DB {
+	sqlDB, _ := db.gorm.DB()
+	return sqlDB
+}
+
 // Stats returns the connection pool statistics.
 func (db *DB) Stats() sql.DBStats {
 	sqlDB, err := db.gorm.DB()

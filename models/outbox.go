@@ -187,6 +187,19 @@ func (s outbox) ForMember(ctx context.Context, memberID int64, limit int) ([]*ri
 	return toMessages(rows)
 }
 
+func (s outbox) Depth(ctx context.Context) (map[ritual.OutboxStatus]int64, error) {
+	var rows []struct {
+		Status string
+		N      int64
+	}
+	err := s.db.WithContext(ctx).Model(&outboxRow{}).Select("status, COUNT(*) AS n").Group("status").Scan(&rows).Error
+	out := map[ritual.OutboxStatus]int64{}
+	for _, r := range rows {
+		out[ritual.OutboxStatus(r.Status)] = r.N
+	}
+	return out, translate(err, "count outbox")
+}
+
 type sendPauses struct{ db *gorm.DB }
 
 func (s sendPauses) Pause(ctx context.Context, merchantID string, until time.Time, reason string) error {

@@ -13,10 +13,11 @@ import (
 // holds no state of its own beyond a short-lived merchant cache: everything
 // that matters is in the Store, so any number of replicas can run it.
 type Club struct {
-	store Store
-	clock Clock
-	texts *templates.Set
-	log   *slog.Logger
+	store    Store
+	clock    Clock
+	texts    *templates.Set
+	log      *slog.Logger
+	observer Observer
 
 	merchants *merchantCache
 }
@@ -29,6 +30,8 @@ type ClubOptions struct {
 	// MerchantTTL is how long a merchant's settings are cached; a change
 	// made on another replica shows here within this time.
 	MerchantTTL time.Duration
+	// Observer is told what happened, for metrics.
+	Observer Observer
 }
 
 // NewClub returns a Club on store.
@@ -45,11 +48,15 @@ func NewClub(store Store, opts ClubOptions) *Club {
 	if opts.MerchantTTL == 0 {
 		opts.MerchantTTL = 10 * time.Second
 	}
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
+	}
 	return &Club{
 		store:     store,
 		clock:     opts.Clock,
 		texts:     opts.Texts,
 		log:       opts.Logger,
+		observer:  opts.Observer,
 		merchants: &merchantCache{ttl: opts.MerchantTTL, entries: map[string]cachedMerchant{}},
 	}
 }

@@ -33,3 +33,28 @@ type JobRuns interface {
 	// Last returns the newest run of job; ENOTFOUND if it never ran.
 	Last(ctx context.Context, job string) (*JobRun, error)
 }
+
+// RunJob runs fn for job's slot unless another replica (or an earlier run)
+// claimed that slot, and records the result. ran is false when the slot was
+// taken; fn's error is recorded and returned.
+func (c *Club) RunJob(ctx context.Context, job string, slot time.Time, owner string, fn func(ctx context.Context) (detail string, err error)) (ran bool, err error) {
+	claimed, err := c.store.JobRuns().Claim(ctx, job, slot, owner, c.clock())
+	if err != nil || !claimed {
+		return false, err
+	}
+	detail, runErr := fn(ctx)
+	result := JobOK
+	if runErr != nil {
+		result, detail = JobFailed, runErr.Error()
+	}
+	c.observe(func(o Observer) { o.JobRan(job, result) })
+	if err := c.store.JobRuns().Finish(context.WithoutCancel(ctx), job, slot, result, detail, c.clock()); err != nil {
+		return true, err
+	}
+	return true, runErr
+}
+
+// LastJobRun returns the newest run of job; ENOTFOUND if it never ran.
+func (c *Club) LastJobRun(ctx context.Context, job string) (*JobRun, error) {
+	return c.store.JobRuns().Last(ctx, job)
+}

@@ -31,13 +31,14 @@ func (c *Club) ReevaluateLevels(ctx context.Context, m *Merchant) (int, error) {
 // reevaluate settles one member's level in its own transaction.
 func (c *Club) reevaluate(ctx context.Context, m *Merchant, memberID int64) (bool, error) {
 	moved := false
+	var book *pointsBook
 	err := c.store.Atomic(ctx, func(tx Repos) error {
 		member, err := tx.Members().ByID(ctx, memberID)
 		if err != nil {
 			return err
 		}
 		before := member.LevelKey
-		book := newPointsBook(ctx, tx, m, member, c.clock())
+		book = newPointsBook(ctx, tx, m, member, c.clock())
 		if err := book.expireDue(); err != nil {
 			return err
 		}
@@ -47,6 +48,9 @@ func (c *Club) reevaluate(ctx context.Context, m *Merchant, memberID int64) (boo
 		moved = member.LevelKey != before
 		return nil
 	})
+	if err == nil {
+		c.observeBook(m, book)
+	}
 	return moved, err
 }
 

@@ -121,3 +121,8 @@ func (c *Club) Ledger(ctx context.Context, m *Merchant, openidOrPhone string, be
 	}
 	return page, nil
 }
+
+// OutboxDepth counts outbox messages by status.
+func (c *Club) OutboxDepth(ctx context.Context) (map[OutboxStatus]int64, error) {
+	return c.store.Outbox().Depth(ctx)
+}

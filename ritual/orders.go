@@ -20,15 +20,35 @@ func (c *Club) RecordOrder(ctx context.Context, m *Merchant, in OrderInput) (ans
 	if err := in.Validate(c.clock()); err != nil {
 		return nil, false, err
 	}
+	var book *pointsBook
 	err = c.store.Atomic(ctx, func(tx Repos) error {
-		answer, err = c.recordOrder(ctx, tx, m, in)
+		answer, book, err = c.recordOrder(ctx, tx, m, in)
 		return err
 	})
 	if errors.Is(err, errResend) || (ErrorCode(err) == ECONFLICT && ErrorField(err) == "") {
 		answer, err = c.previousOrder(ctx, m, in)
+		c.observer.OrderRecorded(m.ID, outcome(err, "resent"))
 		return answer, false, err
 	}
+	c.observer.OrderRecorded(m.ID, outcome(err, "created"))
+	if err == nil {
+		c.observeBook(m, book)
+	}
 	return answer, err == nil, err
+}
+
+// outcome names how a request ended, for metrics.
+func outcome(err error, ok string) string {
+	switch ErrorCode(err) {
+	case "":
+		return ok
+	case ECONFLICT:
+		return "conflict"
+	case EINVALID, EBADREQUEST, ENOTFOUND:
+		return "invalid"
+	default:
+		return "error"
+	}
 }
 
 // previousOrder answers a resend from what the first recording stored.
@@ -43,10 +63,10 @@ func (c *Club) previousOrder(ctx context.Context, m *Merchant, in OrderInput) (*
 	return prev.Answer, nil
 }
 
-func (c *Club) recordOrder(ctx context.Context, tx Repos, m *Merchant, in OrderInput) (*OrderAnswer, error) {
+func (c *Club) recordOrder(ctx context.Context, tx Repos, m *Merchant, in OrderInput) (*OrderAnswer, *pointsBook, error) {
 	member, err := c.resolveBuyer(ctx, tx, m, in)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	now := c.clock()
 	order := &Order{
@@ -59,27 +79,27 @@ func (c *Club) recordOrder(ctx context.Context, tx Repos, m *Merchant, in OrderI
 	}
 	book := newPointsBook(ctx, tx, m, member, now)
 	if err := book.expireDue(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	reason := fmt.Sprintf("消费¥%s得积分（订单%s）", templates.Yuan(order.AmountFen), shortRef(order.OrderNo))
 	if _, err := book.earn(order.PointsEarned, SourceOrder, order.OrderNo, reason); errors.Is(err, errAlreadyOnLedger) {
-		return nil, errResend
+		return nil, nil, errResend
 	} else if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The order counts towards the level it is about to settle.
 	if err := tx.Orders().Create(ctx, order); err != nil {
-		return nil, err // ECONFLICT: recorded before or concurrently; RecordOrder answers from that one
+		return nil, nil, err // ECONFLICT: recorded before or concurrently; RecordOrder answers from that one
 	}
 	view, err := c.settle(ctx, tx, m, member, book, "order:"+order.OrderNo)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	order.Answer = &OrderAnswer{
 		OrderNo: order.OrderNo, AmountFen: order.AmountFen, PaidAt: order.PaidAt, Channel: order.Channel,
 		PointsEarned: order.PointsEarned, Member: view,
 	}
-	return order.Answer, tx.Orders().Update(ctx, order)
+	return order.Answer, book, tx.Orders().Update(ctx, order)
 }
 
 // resolveBuyer finds the member an order belongs to, attaching a newly
@@ -122,6 +142,7 @@ func (c *Club) settle(ctx context.Context, tx Repos, m *Merchant, member *Member
 		return MemberView{}, err
 	}
 	change := c.moveLevel(m, member, stats, cause)
+	book.levelChange = change
 	if err := tx.Members().Update(ctx, member); err != nil {
 		return MemberView{}, err
 	}

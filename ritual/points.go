@@ -62,6 +62,8 @@ type pointsBook struct {
 	member  *Member
 	now     time.Time
 	entries []*PointsEntry
+	// levelChange is the level move settle made, if any.
+	levelChange *LevelChange
 }
 
 func newPointsBook(ctx context.Context, tx Repos, m *Merchant, member *Member, now time.Time) *pointsBook {
@@ -188,12 +190,13 @@ func (c *Club) SpendPoints(ctx context.Context, m *Merchant, openidOrPhone strin
 		return nil, FieldErrorf("points", "must be positive")
 	}
 	var entry *PointsEntry
+	var book *pointsBook
 	err := c.store.Atomic(ctx, func(tx Repos) error {
 		member, err := c.findMember(ctx, tx, m, openidOrPhone)
 		if err != nil {
 			return err
 		}
-		book := newPointsBook(ctx, tx, m, member, c.clock())
+		book = newPointsBook(ctx, tx, m, member, c.clock())
 		if err := book.expireDue(); err != nil {
 			return err
 		}
@@ -205,6 +208,9 @@ func (c *Club) SpendPoints(ctx context.Context, m *Merchant, openidOrPhone strin
 	})
 	if errors.Is(err, errAlreadyOnLedger) {
 		return nil, &Error{Code: ECONFLICT, Message: fmt.Sprintf("%s %s was booked before", source, ref)}
+	}
+	if err == nil {
+		c.observeBook(m, book)
 	}
 	return entry, err
 }

@@ -16,10 +16,14 @@ func (c *Club) RecordRefund(ctx context.Context, m *Merchant, in RefundInput) (a
 	if err := in.Validate(); err != nil {
 		return nil, false, err
 	}
+	var book *pointsBook
 	err = c.store.Atomic(ctx, func(tx Repos) error {
-		answer, err = c.recordRefund(ctx, tx, m, in)
+		answer, book, err = c.recordRefund(ctx, tx, m, in)
 		return err
 	})
+	if err == nil {
+		c.observeBook(m, book)
+	}
 	if errors.Is(err, errResend) || (ErrorCode(err) == ECONFLICT && ErrorField(err) == "") {
 		answer, err = c.previousRefund(ctx, m, in)
 		return answer, false, err
@@ -38,22 +42,22 @@ func (c *Club) previousRefund(ctx context.Context, m *Merchant, in RefundInput) 
 	return prev.Answer, nil
 }
 
-func (c *Club) recordRefund(ctx context.Context, tx Repos, m *Merchant, in RefundInput) (*RefundAnswer, error) {
+func (c *Club) recordRefund(ctx context.Context, tx Repos, m *Merchant, in RefundInput) (*RefundAnswer, *pointsBook, error) {
 	order, err := tx.Orders().ByNo(ctx, m.ID, in.OrderNo)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if _, err := tx.Orders().RefundByNo(ctx, m.ID, in.RefundNo); err == nil {
-		return nil, errResend
+		return nil, nil, errResend
 	} else if ErrorCode(err) != ENOTFOUND {
-		return nil, err
+		return nil, nil, err
 	}
 	if in.AmountFen > order.NetFen() {
-		return nil, FieldErrorf("amount_fen", "refunding %d fen, but only %d of order %s's %d are left to refund", in.AmountFen, order.NetFen(), order.OrderNo, order.AmountFen)
+		return nil, nil, FieldErrorf("amount_fen", "refunding %d fen, but only %d of order %s's %d are left to refund", in.AmountFen, order.NetFen(), order.OrderNo, order.AmountFen)
 	}
 	member, err := tx.Members().ByID(ctx, order.MemberID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	now := c.clock()
 	// Take back in proportion to everything refunded so far, so a series of
@@ -62,24 +66,24 @@ func (c *Club) recordRefund(ctx context.Context, tx Repos, m *Merchant, in Refun
 	refund := &Refund{MerchantID: m.ID, RefundNo: in.RefundNo, OrderID: order.ID, AmountFen: in.AmountFen, RequestHash: in.hash(), CreatedAt: now}
 	book := newPointsBook(ctx, tx, m, member, now)
 	if err := book.expireDue(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if due > 0 {
 		reason := fmt.Sprintf("退款¥%s扣回积分（订单%s）", templates.Yuan(in.AmountFen), shortRef(order.OrderNo))
 		e, err := book.takeBack(due, order.OrderNo, SourceRefund, in.RefundNo, reason)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		refund.PointsReversed, refund.Shortfall = -e.Delta, e.Shortfall
 	}
 	order.RefundedFen += in.AmountFen
 	order.PointsReversed += due
 	if err := tx.Orders().Update(ctx, order); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	view, err := c.settle(ctx, tx, m, member, book, "refund:"+in.RefundNo)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	refund.Answer = &RefundAnswer{
 		OrderNo: order.OrderNo, RefundNo: in.RefundNo, AmountFen: in.AmountFen, RefundedFen: order.RefundedFen,
@@ -87,5 +91,5 @@ func (c *Club) recordRefund(ctx context.Context, tx Repos, m *Merchant, in Refun
 	}
 	// Written last: the order row, locked since ByNo, keeps a concurrent copy
 	// of this refund waiting until this one commits and it finds it.
-	return refund.Answer, tx.Orders().CreateRefund(ctx, refund)
+	return refund.Answer, book, tx.Orders().CreateRefund(ctx, refund)
 }

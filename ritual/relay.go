@@ -155,8 +155,23 @@ func (r *Relay) fail(msg *OutboxMessage, se *SendError) {
 
 // finish records the outcome if this relay still holds the lease.
 func (r *Relay) finish(ctx context.Context, msg *OutboxMessage) error {
-	_, err := r.club.store.Outbox().Finish(context.WithoutCancel(ctx), msg, r.opts.Owner)
+	held, err := r.club.store.Outbox().Finish(context.WithoutCancel(ctx), msg, r.opts.Owner)
+	if held && err == nil {
+		r.club.observer.MessageSent(msg.MerchantID, msg.Purpose, sendResult(msg), msg.LastErrCode)
+	}
 	return err
+}
+
+// sendResult names what became of a message after one attempt.
+func sendResult(msg *OutboxMessage) string {
+	switch {
+	case msg.Status == OutboxPending && msg.LastErrCode == 45009:
+		return "quota"
+	case msg.Status == OutboxPending:
+		return "retry"
+	default:
+		return string(msg.Status)
+	}
 }
 
 // retryDelay grows exponentially with jitter from 2 s to at most 10 min.

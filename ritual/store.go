@@ -157,6 +157,8 @@ type Outbox interface {
 	ReleaseWaiting(ctx context.Context, memberID int64, since, now time.Time) (int64, error)
 	// ForMember returns the member's messages, newest first.
 	ForMember(ctx context.Context, memberID int64, limit int) ([]*OutboxMessage, error)
+	// Depth counts messages by status.
+	Depth(ctx context.Context) (map[OutboxStatus]int64, error)
 }
 
 // SendPauses remembers merchants whose sending is paused (daily quota spent).

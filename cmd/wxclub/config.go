@@ -26,6 +26,7 @@ type Config struct {
 	Database  DatabaseConfig   `json:"database"`
 	WeChat    WeChatConfig     `json:"wechat"`
 	Log       LogConfig        `json:"log"`
+	Redis     RedisConfig      `json:"redis"`
 	Merchants []MerchantConfig `json:"merchants"`
 }
 
@@ -57,12 +58,26 @@ type WeChatConfig struct {
 	DedupeRetention time.Duration `json:"dedupe_retention"`
 	// HTTPTimeout bounds every call to the WeChat API.
 	HTTPTimeout time.Duration `json:"http_timeout"`
+	// StableToken fetches access tokens with /cgi-bin/stable_token, which
+	// hands every caller the same token, instead of /cgi-bin/token.
+	StableToken bool `json:"stable_token"`
 }
 
 // LogConfig shapes the logs.
 type LogConfig struct {
 	Format string `json:"format"` // text | json
 	Level  string `json:"level"`  // debug | info | warn | error
+	// OpenIDs adds the sender's openid to webhook log lines. An openid
+	// identifies a person: leave it off unless you are debugging one.
+	OpenIDs bool `json:"openids"`
+}
+
+// RedisConfig points at the Redis that replicas share the WeChat access
+// token through; without an address the database is used.
+type RedisConfig struct {
+	Addr     string `json:"addr"`
+	Password string `json:"password"`
+	DB       int    `json:"db"`
 }
 
 // MerchantConfig is a merchant as written in config.yaml: the domain's
@@ -125,7 +140,9 @@ func defaultsMap() map[string]any {
 		"database.max_open_conns": d.Database.MaxOpenConns,
 		"wechat.api_base":         d.WeChat.APIBase, "wechat.replay_window": d.WeChat.ReplayWindow.String(),
 		"wechat.dedupe_retention": d.WeChat.DedupeRetention.String(), "wechat.http_timeout": d.WeChat.HTTPTimeout.String(),
-		"log.format": d.Log.Format, "log.level": d.Log.Level,
+		"wechat.stable_token": d.WeChat.StableToken,
+		"log.format":          d.Log.Format, "log.level": d.Log.Level, "log.openids": d.Log.OpenIDs,
+		"redis.addr": d.Redis.Addr, "redis.password": d.Redis.Password, "redis.db": d.Redis.DB,
 	}
 }
 

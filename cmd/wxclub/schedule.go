@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/wxclub/wxclub/ritual"
 )
 
 // scheduledJob is one piece of recurring work.
@@ -16,29 +19,30 @@ type scheduledJob struct {
 
 // scheduler runs the recurring work on robfig/cron. A job that panics is
 // recovered and logged; a job still running when its next slot comes is
-// skipped rather than overlapped.
+// skipped rather than overlapped; and each slot is claimed in the database
+// first, so with any number of replicas it runs once.
 type scheduler struct {
-	cron *cron.Cron
-	ctx  context.Context
-	log  *slog.Logger
+	cron  *cron.Cron
+	ctx   context.Context
+	log   *slog.Logger
+	club  *ritual.Club
+	owner string
 }
 
-func newScheduler(ctx context.Context, logger *slog.Logger) *scheduler {
+func newScheduler(ctx context.Context, logger *slog.Logger, club *ritual.Club, owner string) *scheduler {
 	cl := cronLogger{logger.With("component", "cron")}
 	return &scheduler{
-		cron: cron.New(cron.WithLogger(cl), cron.WithChain(cron.Recover(cl), cron.SkipIfStillRunning(cl))),
-		ctx:  ctx,
-		log:  logger,
+		cron:  cron.New(cron.WithLogger(cl), cron.WithChain(cron.Recover(cl), cron.SkipIfStillRunning(cl))),
+		ctx:   ctx,
+		log:   logger,
+		club:  club,
+		owner: owner,
 	}
 }
 
 // add schedules job; a bad spec is an error naming the job.
 func (s *scheduler) add(job scheduledJob) error {
-	_, err := s.cron.AddFunc(job.spec, func() {
-		if err := job.run(s.ctx); err != nil && s.ctx.Err() == nil {
-			s.log.Warn("job failed", "job", job.name, "err", err)
-		}
-	})
+	_, err := s.cron.AddFunc(job.spec, func() { s.runSlot(job, time.Now()) })
 	if err != nil {
 		return &jobSpecError{job: job.name, spec: job.spec, err: err}
 	}
@@ -52,6 +56,21 @@ type jobSpecError struct {
 
 func (e *jobSpecError) Error() string {
 	return "job " + e.job + ": bad schedule " + e.spec + ": " + e.err.Error()
+}
+
+// runSlot runs job for the slot the schedule fired at: specs have minute
+// granularity, so the minute names the slot on every replica.
+func (s *scheduler) runSlot(job scheduledJob, fired time.Time) {
+	slot := fired.UTC().Truncate(time.Minute)
+	ran, err := s.club.RunJob(s.ctx, job.name, slot, s.owner, func(ctx context.Context) (string, error) {
+		return "", job.run(ctx)
+	})
+	switch {
+	case err != nil && s.ctx.Err() == nil:
+		s.log.Warn("job failed", "job", job.name, "slot", slot, "err", err)
+	case !ran:
+		s.log.Debug("slot already run", "job", job.name, "slot", slot)
+	}
 }
 
 // start runs the schedule; stop waits for running jobs to return.

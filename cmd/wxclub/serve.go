@@ -30,6 +30,7 @@ type Main struct {
 	DB       *models.DB
 	Club     *ritual.Club
 	Emulator *emulator.Emulator
+	Metrics  *handlers.Metrics
 	// Messenger sends to WeChat (or the emulator); tests may replace it
 	// before Run.
 	Messenger ritual.Messenger
@@ -61,11 +62,18 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	return m.Close()
 }
 
-// newLogger builds the process logger from the log configuration.
+// newLogger builds the process logger from the log configuration. Unless
+// log.openids is on, any attribute named openid — from any component,
+// the emulator's debug lines included — is masked.
 func newLogger(cfg LogConfig, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Level))
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == "openid" && !cfg.OpenIDs {
+			a.Value = slog.StringValue("***")
+		}
+		return a
+	}}
 	if cfg.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
@@ -79,7 +87,10 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.openDatabase(ctx); err != nil {
 		return err
 	}
-	m.Club = ritual.NewClub(m.DB, ritual.ClubOptions{Clock: m.Clock, Logger: m.Logger})
+	m.Metrics = handlers.NewMetrics()
+	m.Metrics.WatchDB(m.DB.SQL(), m.Config.Database.Driver)
+	m.Club = ritual.NewClub(m.DB, ritual.ClubOptions{Clock: m.Clock, Logger: m.Logger, Observer: m.Metrics})
+	m.Metrics.WatchOutbox(m.Club.OutboxDepth)
 	if err := m.seedMerchants(ctx); err != nil {
 		return err
 	}
@@ -94,6 +105,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.server = &http.Server{
 		Handler: handlers.New(handlers.Options{
 			Club: m.Club, ReplayWindow: m.Config.WeChat.ReplayWindow, Logger: m.Logger, Emulator: m.emulatorHandler(),
+			Metrics: m.Metrics, LogOpenIDs: m.Config.Log.OpenIDs,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
@@ -203,7 +215,7 @@ func (m *Main) startBackground() error {
 		defer m.workers.Done()
 		m.relay(ctx)
 	}()
-	m.schedule = newScheduler(ctx, m.Logger)
+	m.schedule = newScheduler(ctx, m.Logger, m.Club, replicaName())
 	for _, job := range m.jobs() {
 		if err := m.schedule.add(job); err != nil {
 			return err
@@ -216,12 +228,19 @@ func (m *Main) startBackground() error {
 // relayIdle is how long the relay rests when the outbox has nothing due.
 const relayIdle = 500 * time.Millisecond
 
-// relay sends the outbox until ctx ends.
-func (m *Main) relay(ctx context.Context) {
+// replicaName names this process in leases and job claims.
+func replicaName() string {
 	host, _ := os.Hostname()
-	relay := m.Club.NewRelay(m.Messenger, ritual.RelayOptions{Owner: fmt.Sprintf("%s-%d", host, os.Getpid())})
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
+}
+
+// relay sends the outbox until ctx ends. A batch under way when it ends is
+// finished (each send is bounded by wechat.http_timeout): stopping between
+// batches is the safe point, so no claimed message waits for its lease.
+func (m *Main) relay(ctx context.Context) {
+	relay := m.Club.NewRelay(m.Messenger, ritual.RelayOptions{Owner: replicaName()})
 	for ctx.Err() == nil {
-		n, err := relay.RunOnce(ctx)
+		n, err := relay.RunOnce(context.WithoutCancel(ctx))
 		if err != nil && ctx.Err() == nil {
 			m.Logger.Warn("relay", "err", err)
 		}
