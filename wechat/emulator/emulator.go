@@ -49,6 +49,7 @@ type Emulator struct {
 	tickets  map[string]*qrCode // QR ticket -> code
 	lastMsg  int64              // last inbound MsgId handed out
 	lastTmpl int64              // last template msgid handed out
+	calls    map[string]int     // API path -> calls received, faults included
 }
 
 // New returns an empty emulator; Register accounts before use.
@@ -62,6 +63,7 @@ func New(opts Options) *Emulator {
 		names:    map[string]string{},
 		tokens:   map[string]*token{},
 		faults:   map[string][]*Fault{},
+		calls:    map[string]int{},
 		inbox:    map[string][]InboxItem{},
 		tickets:  map[string]*qrCode{},
 		// Ids look like WeChat's rather than 1, 2, 3, so a service that

@@ -106,6 +106,7 @@ func (e *Emulator) Handler() http.Handler {
 	mux.HandleFunc("GET /emu/inbox", e.serveInbox)
 	mux.HandleFunc("POST /emu/faults", e.serveAddFault)
 	mux.HandleFunc("DELETE /emu/faults", e.serveClearFaults)
+	mux.HandleFunc("GET /emu/stats", e.serveStats)
 	mux.HandleFunc(apiPrefix+pathShowQRCode, e.serveShowQRCode(pathShowQRCode))
 	mux.HandleFunc(apiPrefix+pathCgiShowQRCode, e.serveShowQRCode(pathCgiShowQRCode))
 	apis := e.apis()
@@ -122,6 +123,7 @@ func (e *Emulator) Handler() http.Handler {
 // then the API itself.
 func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request, apis map[string]api) {
 	path := strings.TrimPrefix(r.URL.Path, apiPrefix)
+	e.countCall(path)
 	if e.applyFault(w, r, path) {
 		return
 	}
@@ -274,4 +276,27 @@ func (e *Emulator) serveAddFault(w http.ResponseWriter, r *http.Request) {
 func (e *Emulator) serveClearFaults(w http.ResponseWriter, r *http.Request) {
 	e.ClearFaults()
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// Stats is what the emulator has served, for load runs and tests that
+// count calls across processes (token fetches by a fleet of replicas).
+type Stats struct {
+	Calls map[string]int `json:"calls"` // API path -> calls, faults included
+}
+
+// Stats returns a copy of the call counts.
+func (e *Emulator) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return Stats{Calls: cloneMap(e.calls)}
+}
+
+func (e *Emulator) countCall(path string) {
+	e.mu.Lock()
+	e.calls[path]++
+	e.mu.Unlock()
+}
+
+func (e *Emulator) serveStats(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, e.Stats())
 }

@@ -2,8 +2,10 @@ package emulator_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -176,5 +178,30 @@ func TestConcurrentUse(t *testing.T) {
 	wg.Wait()
 	if got, want := len(h.emu.Followers(a.AppID)), 8; got != want {
 		t.Errorf("%d followers, want %d", got, want)
+	}
+}
+
+func TestStatsCountCallsPerPath(t *testing.T) {
+	emu := emulator.New(emulator.Options{})
+	srv := httptest.NewServer(emu.Handler())
+	defer srv.Close()
+	for range 3 {
+		resp, err := http.Get(srv.URL + "/emu/cgi-bin/token?grant_type=client_credential&appid=nobody&secret=x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	resp, err := http.Get(srv.URL + "/emu/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var stats emulator.Stats
+	if err := json.NewDecoder(resp.Body).Decode(&stats); err != nil {
+		t.Fatal(err)
+	}
+	if got := stats.Calls["/cgi-bin/token"]; got != 3 {
+		t.Fatalf("token calls = %d, want 3 (refused calls count too)", got)
 	}
 }
