@@ -4,12 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"sync"
 
 	"github.com/silenceper/wechat/v2/cache"
-	"github.com/silenceper/wechat/v2/credential"
 	"github.com/silenceper/wechat/v2/officialaccount"
 	"github.com/silenceper/wechat/v2/officialaccount/config"
 	"github.com/silenceper/wechat/v2/officialaccount/message"
@@ -24,29 +22,38 @@ const templateSendURL = WeChatOrigin + "/cgi-bin/message/template/send"
 
 // ClientOptions configures a Client. The zero value is usable.
 type ClientOptions struct {
-	// Cache holds access tokens. Default cache.NewMemory(). Replicas must
-	// share one (Redis or the database): every /cgi-bin/token call
-	// supersedes the previous token, so replicas with caches of their own
-	// would invalidate each other's tokens.
-	Cache  cache.Cache
-	Logger *slog.Logger // default: discard
+	// Tokens holds access tokens and the lock that serialises fetching
+	// them. Default: NewMemoryKV, fine for one process. Replicas must share
+	// one (RedisKV or the database): every /cgi-bin/token call supersedes
+	// the previous token, so replicas with caches of their own would
+	// invalidate each other's tokens.
+	Tokens ritual.KeyValue
+	// StableToken fetches tokens from /cgi-bin/stable_token, which gives
+	// every caller the same token, instead of /cgi-bin/token.
+	StableToken bool
+	Logger      *slog.Logger // default: discard
 }
 
 // Client sends to WeChat on behalf of every merchant. Safe for concurrent
 // use.
 type Client struct {
-	cache cache.Cache
-	log   *slog.Logger
+	tokens ritual.KeyValue
+	stable bool
+	log    *slog.Logger
+	// libCache is only there because silenceper refuses to build an
+	// account without a cache; tokens never go into it.
+	libCache cache.Cache
 
 	mu       sync.Mutex
 	accounts map[string]*officialAccount // by AppID
 }
 
 // officialAccount is silenceper's client for one merchant's account, built
-// with the secret whose hash it keeps.
+// with the secret whose hash it keeps, and the shared token it uses.
 type officialAccount struct {
 	secretHash [sha256.Size]byte
 	oa         *officialaccount.OfficialAccount
+	token      *SharedToken
 }
 
 var _ ritual.Messenger = (*Client)(nil)
@@ -54,62 +61,54 @@ var _ ritual.Messenger = (*Client)(nil)
 // NewClient returns a Client. silenceper's process-global HTTP client and
 // API base must have been set with ConfigureLibrary.
 func NewClient(opts ClientOptions) *Client {
-	if opts.Cache == nil {
-		opts.Cache = cache.NewMemory()
+	if opts.Tokens == nil {
+		opts.Tokens = NewMemoryKV(nil)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Client{cache: opts.Cache, log: opts.Logger, accounts: map[string]*officialAccount{}}
+	return &Client{
+		tokens: opts.Tokens, stable: opts.StableToken, log: opts.Logger,
+		libCache: cache.NewMemory(), accounts: map[string]*officialAccount{},
+	}
 }
 
 // account returns silenceper's client for m, built on first use and rebuilt
-// when the merchant's secret changed. One per account matters: silenceper
-// serialises token fetches per client, so concurrent sends that find no
-// token fetch one instead of superseding each other's.
-func (c *Client) account(m *ritual.Merchant) *officialaccount.OfficialAccount {
+// when the merchant's secret changed. Its token comes from the shared
+// cache, so concurrent sends that find no token — in this process or in
+// any replica — wait for one fetch instead of superseding each other's.
+func (c *Client) account(m *ritual.Merchant) *officialAccount {
 	oac := m.OfficialAccount
 	hash := sha256.Sum256([]byte(oac.AppSecret))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if a, ok := c.accounts[oac.AppID]; ok && a.secretHash == hash {
-		return a.oa
+		return a
 	}
 	oa := officialaccount.NewOfficialAccount(&config.Config{
 		AppID: oac.AppID, AppSecret: oac.AppSecret, Token: oac.Token,
-		EncodingAESKey: oac.EncodingAESKey, Cache: c.cache,
+		EncodingAESKey: oac.EncodingAESKey, Cache: c.libCache,
 	})
-	c.accounts[oac.AppID] = &officialAccount{secretHash: hash, oa: oa}
-	return oa
+	token := NewSharedToken(c.tokens, oac.AppID, oac.AppSecret, c.stable)
+	oa.SetAccessTokenHandle(token)
+	a := &officialAccount{secretHash: hash, oa: oa, token: token}
+	c.accounts[oac.AppID] = a
+	return a
 }
 
-// tokenCacheKey is where silenceper's DefaultAccessToken keeps an official
-// account's token (credential/default_access_token.go).
-func tokenCacheKey(appID string) string {
-	return fmt.Sprintf("%s_access_token_%s", credential.CacheKeyOfficialAccountPrefix, appID)
-}
-
-// InvalidateToken drops the merchant's cached access token so the next call
-// fetches a new one.
+// InvalidateToken drops the merchant's cached access token, for every
+// replica sharing the cache, so the next call fetches a new one.
 func (c *Client) InvalidateToken(m *ritual.Merchant) {
-	_ = c.cache.Delete(tokenCacheKey(m.OfficialAccount.AppID))
-}
-
-// dropToken drops the cached token only if it still is the one WeChat
-// refused: when another send already replaced it, dropping the
-// replacement would make this send fetch yet another token and supersede
-// it for no reason.
-func (c *Client) dropToken(ctx context.Context, appID, refused string) {
-	key := tokenCacheKey(appID)
-	if cur, _ := cache.GetContext(ctx, c.cache, key).(string); cur == refused {
-		_ = cache.DeleteContext(ctx, c.cache, key)
+	if err := c.account(m).token.Invalidate(context.Background()); err != nil {
+		c.log.Warn("access token not invalidated", "merchant", m.ID, "err", err)
 	}
 }
 
 // SendTemplate sends a template message from merchant m's official account
 // and returns WeChat's msgid. A failure is a *ritual.SendError. A refused
-// access token (40001, 40014, 42001) is dropped from the cache and the send
-// retried once with a fresh one.
+// access token (40001, 40014, 42001) is dropped from the shared cache, if
+// no other send or replica has replaced it already, and the send retried
+// once with a fresh one.
 func (c *Client) SendTemplate(ctx context.Context, m *ritual.Merchant, msg ritual.TemplateMessage) (int64, error) {
 	if m == nil {
 		return 0, sendErrorf(ritual.SendFinal, 0, "no merchant")
@@ -126,12 +125,12 @@ func (c *Client) SendTemplate(ctx context.Context, m *ritual.Merchant, msg ritua
 
 func (c *Client) sendTemplate(ctx context.Context, m *ritual.Merchant, msg ritual.TemplateMessage, log *slog.Logger) (int64, *ritual.SendError) {
 	body := templateBody(msg)
-	oa := c.account(m)
+	a := c.account(m)
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return 0, sendErrorf(ritual.SendRetry, 0, "send template: gave up: %v", err)
 		}
-		token, err := oa.GetAccessTokenContext(ctx)
+		token, err := a.oa.GetAccessTokenContext(ctx)
 		if err != nil {
 			return 0, classifyToken(ctx, err)
 		}
@@ -143,7 +142,10 @@ func (c *Client) sendTemplate(ctx context.Context, m *ritual.Merchant, msg ritua
 			return res.MsgID, nil
 		case tokenRefused(res.ErrCode) && attempt == 1:
 			log.Info("access token refused; fetching a new one", "errcode", res.ErrCode)
-			c.dropToken(ctx, m.OfficialAccount.AppID, token)
+			if err := a.token.Refused(ctx, token); err != nil {
+				// The retry meets the same token and fails the same way.
+				log.Warn("refused access token not dropped", "err", err)
+			}
 			continue
 		default:
 			return 0, classifySend(res.ErrCode, Redact(res.ErrMsg))

@@ -235,8 +235,8 @@ func TestSendTemplateRefreshesASupersededToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A newer token, then past the 5 minutes the old one stays valid. The
-	// client's cache still holds the old one: silenceper keeps it for
-	// expires_in-1500 s of real time.
+	// client's cache still holds the old one: it keeps a token for
+	// expires_in minus 5 minutes of its own clock, real time here.
 	getToken(t, m)
 	shared.clock.Advance(6 * time.Minute)
 

@@ -75,7 +75,7 @@ func (h slogHook) Fire(e *logrus.Entry) error {
 }
 
 var (
-	secretParam = regexp.MustCompile(`(access_token|secret|appsecret|openid|touser|ticket|code)=([^&\s"]+)`)
+	secretParam = regexp.MustCompile(`\b(access_token|secret|appsecret|openid|touser|ticket|code)=([^&\s"]+)`)
 	openIDLike  = regexp.MustCompile(`\bo[A-Za-z0-9_-]{27}\b`)
 )
 

@@ -88,7 +88,8 @@ func TestRedact(t *testing.T) {
 	for in, want := range map[string]string{
 		"uri=https://x/cgi-bin/user/info?access_token=abc&openid=oyORnuP8q7ou2gfYjqLzSIWZf0rs": "uri=https://x/cgi-bin/user/info?access_token=***&openid=***",
 		"touser oyORnuP8q7ou2gfYjqLzSIWZf0rs not following":                                    "touser o*** not following",
-		"appsecret=zzz&code=123": "appsecret=***&code=***",
+		"appsecret=zzz&code=123":                   "appsecret=***&code=***",
+		"errcode=40001, errmsg=invalid credential": "errcode=40001, errmsg=invalid credential",
 	} {
 		if got := wechat.Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)

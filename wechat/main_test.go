@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxclub/wxclub/models/modelstest"
 	"github.com/wxclub/wxclub/wechat"
 	"github.com/wxclub/wxclub/wechat/emulator"
 )
@@ -32,7 +33,7 @@ func TestMain(m *testing.M) {
 	srv := httptest.NewServer(shared.calls.wrap(shared.emu.Handler()))
 	shared.url = srv.URL
 	wechat.ConfigureLibrary(wechat.LibraryOptions{APIBase: srv.URL + "/emu"})
-	code := m.Run()
+	code := modelstest.Run(m) // drops the MySQL database the token tests used
 	srv.Close()
 	os.Exit(code)
 }
@@ -56,7 +57,7 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 // callLog records every WeChat API call that reaches the emulator, so tests
-// can count token fetches and send attempts.
+// can count token fetches and send attempts, and which tokens were used.
 type callLog struct {
 	mu     sync.Mutex
 	n      map[string]int  // API path (without /emu) -> calls

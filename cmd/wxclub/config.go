@@ -27,6 +27,7 @@ type Config struct {
 	WeChat    WeChatConfig     `json:"wechat"`
 	Log       LogConfig        `json:"log"`
 	Redis     RedisConfig      `json:"redis"`
+	Relay     RelayConfig      `json:"relay"`
 	Merchants []MerchantConfig `json:"merchants"`
 }
 
@@ -72,6 +73,15 @@ type LogConfig struct {
 	OpenIDs bool `json:"openids"`
 }
 
+// RelayConfig tunes the outbox relay.
+type RelayConfig struct {
+	// Lease is how long a replica holds the messages it claimed; a
+	// replica that dies mid-send leaves them to others after this.
+	Lease       time.Duration `json:"lease"`
+	Batch       int           `json:"batch"`
+	Concurrency int           `json:"concurrency"`
+}
+
 // RedisConfig points at the Redis that replicas share the WeChat access
 // token through; without an address the database is used.
 type RedisConfig struct {
@@ -99,7 +109,8 @@ func DefaultConfig() Config {
 			APIBase: APIBaseEmulator, ReplayWindow: 300 * time.Second,
 			DedupeRetention: 72 * time.Hour, HTTPTimeout: 10 * time.Second,
 		},
-		Log: LogConfig{Format: "text", Level: "info"},
+		Log:   LogConfig{Format: "text", Level: "info"},
+		Relay: RelayConfig{Lease: 60 * time.Second, Batch: 50, Concurrency: 8},
 	}
 }
 
@@ -143,6 +154,7 @@ func defaultsMap() map[string]any {
 		"wechat.stable_token": d.WeChat.StableToken,
 		"log.format":          d.Log.Format, "log.level": d.Log.Level, "log.openids": d.Log.OpenIDs,
 		"redis.addr": d.Redis.Addr, "redis.password": d.Redis.Password, "redis.db": d.Redis.DB,
+		"relay.lease": d.Relay.Lease.String(), "relay.batch": d.Relay.Batch, "relay.concurrency": d.Relay.Concurrency,
 	}
 }
 
@@ -247,6 +259,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: wechat.dedupe_retention: %s must be longer than wechat.replay_window (%s), or a replay inside the window would be handled twice", c.WeChat.DedupeRetention, c.WeChat.ReplayWindow)
 	case c.WeChat.HTTPTimeout <= 0:
 		return errors.New("config: wechat.http_timeout: must be positive")
+	case c.Relay.Lease <= c.WeChat.HTTPTimeout:
+		return fmt.Errorf("config: relay.lease: %s must be longer than wechat.http_timeout (%s), or a slow send would be claimed twice", c.Relay.Lease, c.WeChat.HTTPTimeout)
+	case c.Relay.Batch < 1 || c.Relay.Concurrency < 1:
+		return errors.New("config: relay.batch and relay.concurrency: must be at least 1")
 	case !slices.Contains([]string{"text", "json"}, c.Log.Format):
 		return fmt.Errorf("config: log.format: must be text or json, got %q", c.Log.Format)
 	case !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level):

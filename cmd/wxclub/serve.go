@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/wxclub/wxclub/handlers"
 	"github.com/wxclub/wxclub/models"
 	"github.com/wxclub/wxclub/ritual"
@@ -31,6 +33,7 @@ type Main struct {
 	Club     *ritual.Club
 	Emulator *emulator.Emulator
 	Metrics  *handlers.Metrics
+	redis    *redis.Client
 	// Messenger sends to WeChat (or the emulator); tests may replace it
 	// before Run.
 	Messenger ritual.Messenger
@@ -208,7 +211,9 @@ func (m *Main) startBackground() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	m.stop = cancel
 	if m.Messenger == nil {
-		m.Messenger = wechat.NewClient(wechat.ClientOptions{Logger: m.Logger})
+		m.Messenger = wechat.NewClient(wechat.ClientOptions{
+			Tokens: m.tokenStore(), StableToken: m.Config.WeChat.StableToken, Logger: m.Logger,
+		})
 	}
 	m.workers.Add(1)
 	go func() {
@@ -228,6 +233,18 @@ func (m *Main) startBackground() error {
 // relayIdle is how long the relay rests when the outbox has nothing due.
 const relayIdle = 500 * time.Millisecond
 
+// tokenStore is where replicas share the WeChat access token: Redis when
+// configured, else the database. Never per process: each /cgi-bin/token
+// call supersedes the last token, so replicas with tokens of their own
+// would keep invalidating each other.
+func (m *Main) tokenStore() ritual.KeyValue {
+	if m.Config.Redis.Addr == "" {
+		return m.DB.KeyValue()
+	}
+	m.redis = redis.NewClient(&redis.Options{Addr: m.Config.Redis.Addr, Password: m.Config.Redis.Password, DB: m.Config.Redis.DB})
+	return wechat.NewRedisKV(m.redis, "wxclub:")
+}
+
 // replicaName names this process in leases and job claims.
 func replicaName() string {
 	host, _ := os.Hostname()
@@ -238,7 +255,9 @@ func replicaName() string {
 // finished (each send is bounded by wechat.http_timeout): stopping between
 // batches is the safe point, so no claimed message waits for its lease.
 func (m *Main) relay(ctx context.Context) {
-	relay := m.Club.NewRelay(m.Messenger, ritual.RelayOptions{Owner: replicaName()})
+	relay := m.Club.NewRelay(m.Messenger, ritual.RelayOptions{
+		Owner: replicaName(), Lease: m.Config.Relay.Lease, Batch: m.Config.Relay.Batch, Concurrency: m.Config.Relay.Concurrency,
+	})
 	for ctx.Err() == nil {
 		n, err := relay.RunOnce(context.WithoutCancel(ctx))
 		if err != nil && ctx.Err() == nil {
@@ -291,6 +310,9 @@ func (m *Main) Close() error {
 		m.stop()
 		m.schedule.stop()
 		m.workers.Wait()
+	}
+	if m.redis != nil {
+		errs = append(errs, m.redis.Close())
 	}
 	if m.DB != nil {
 		errs = append(errs, m.DB.Close())

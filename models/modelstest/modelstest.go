@@ -86,6 +86,22 @@ func MySQLDSN(t testing.TB) string {
 	return shared.dsn
 }
 
+// FreshMySQLDSN returns the DSN of a database of t's own, dropped when t
+// ends, for tests that run processes which seed the same merchant.
+func FreshMySQLDSN(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv(EnvMySQLDSN)
+	if base == "" {
+		t.Skipf("MySQL half skipped: %s is not set (.ci/run sets it)", EnvMySQLDSN)
+	}
+	dsn, drop, err := createDatabase(base)
+	if err != nil {
+		t.Fatalf("%s is set but the server cannot be used: %v", EnvMySQLDSN, err)
+	}
+	t.Cleanup(drop)
+	return dsn
+}
+
 // createDatabase makes a database of its own for this process, so packages
 // tested in parallel never migrate or read each other's tables.
 func createDatabase(base string) (string, func(), error) {
