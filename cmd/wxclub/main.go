@@ -6,6 +6,7 @@
 //	wxclub sim ACTION [flags]       play a shopper against a running service
 //	wxclub emulator [flags]         run the WeChat emulator on its own
 //	wxclub load webhook [flags]     load-test a running service
+//	wxclub probe URL                health check for images without curl
 //	wxclub version                  print the version
 package main
 
@@ -17,12 +18,28 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	_ "time/tzdata" // merchants' time zones work on minimal images without zoneinfo
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
+
+// versionLine says which build this is: the version, the commit when the
+// build recorded one, and the Go release.
+func versionLine() string {
+	line := "wxclub " + version
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				line += " (" + s.Value[:12] + ")"
+			}
+		}
+		line += " " + info.GoVersion
+	}
+	return line
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -57,8 +74,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runEmulator(ctx, args, stderr)
 	case "load":
 		return runLoad(ctx, args, stdout, stderr)
+	case "probe":
+		return runProbe(ctx, args, stdout)
 	case "version":
-		fmt.Fprintln(stdout, "wxclub", version)
+		fmt.Fprintln(stdout, versionLine())
 		return nil
 	case "help":
 		fmt.Fprintln(stdout, usage)
@@ -76,6 +95,7 @@ const usage = `usage:
                                   say TEXT, inbox, redeliver; --merchant, --openid, --server
   wxclub emulator [flags]         run the WeChat emulator on its own
   wxclub load webhook [flags]     drive a running service with signed messages; report req/s and p99
+  wxclub probe URL                exit 0 if URL answers 200 (a container health check)
   wxclub version                  print the version`
 
 // newFlagSet returns a flag set that reports errors instead of exiting.

@@ -166,3 +166,14 @@ func get(t *testing.T, url, key string) string {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func TestProbe(t *testing.T) {
+	m := startMain(t, models.DriverSQLite)
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"probe", m.URL() + "/readyz"}, &out, io.Discard); err != nil {
+		t.Fatalf("probe of a ready service: %v", err)
+	}
+	if err := run(context.Background(), []string{"probe", m.URL() + "/nothing-here"}, &out, io.Discard); err == nil {
+		t.Fatal("probe of a 404 succeeded")
+	}
+}
