@@ -19,7 +19,10 @@ import (
 
 // runLoad drives a running service and reports throughput and latency:
 //
-//	wxclub load webhook|orders [-server URL] [-merchant demo] [-c 32] [-d 20s] [-shoppers 1000]
+//	wxclub load webhook|orders [-server URL[,URL...]] [-merchant demo] [-c 32] [-d 20s] [-shoppers 1000]
+//
+// With several servers (replicas) requests go round-robin, as behind a
+// load balancer.
 //
 // webhook: "帮助" text messages, each with a fresh MsgId, signed (and in
 // safe or compatible mode encrypted) as WeChat sends them — every request a
@@ -29,7 +32,7 @@ import (
 func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("load", stderr)
 	path := fs.String("config", "config.yaml", "configuration holding the merchant's credentials")
-	server := fs.String("server", "http://127.0.0.1:8080", "service base URL")
+	server := fs.String("server", "http://127.0.0.1:8080", "service base URL; several, comma-separated, are used round-robin")
 	merchant := fs.String("merchant", "demo", "merchant id")
 	concurrency := fs.Int("c", 32, "concurrent connections")
 	duration := fs.Duration("d", 20*time.Second, "how long to run")
@@ -49,8 +52,12 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	var bases []string
+	for _, s := range strings.Split(*server, ",") {
+		bases = append(bases, strings.TrimRight(strings.TrimSpace(s), "/"))
+	}
 	l := &loadRun{
-		base: strings.TrimRight(*server, "/"), merchant: mc, shoppers: *shoppers, run: fmt.Sprintf("%x", time.Now().UnixNano()),
+		bases: bases, merchant: mc, shoppers: *shoppers, run: fmt.Sprintf("%x", time.Now().UnixNano()),
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *concurrency}, Timeout: 10 * time.Second},
 	}
 	once := l.webhookOnce
@@ -79,13 +86,16 @@ func signerFor(mc MerchantConfig) emulator.Signer {
 }
 
 type loadRun struct {
-	base     string
+	bases    []string
 	merchant MerchantConfig
 	shoppers int
 	run      string // makes this run's order numbers unique
 	client   *http.Client
 	seq      atomic.Int64
 }
+
+// base picks the server for request n, round-robin.
+func (l *loadRun) base(n int64) string { return l.bases[int(n%int64(len(l.bases)))] }
 
 type loadReport struct {
 	requests, failures int
@@ -151,7 +161,7 @@ func (l *loadRun) webhookOnce(ctx context.Context, openid string) bool {
 	plain := fmt.Sprintf(`<xml><ToUserName><![CDATA[gh_load]]></ToUserName><FromUserName><![CDATA[%s]]></FromUserName><CreateTime>%d</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[帮助]]></Content><MsgId>%d</MsgId></xml>`, openid, now.Unix(), msgID)
 	nonce := fmt.Sprint(msgID)
 	signer := signerFor(l.merchant)
-	req, err := signer.Request(ctx, l.base+"/wechat/"+l.merchant.ID, []byte(plain), now.Unix(), nonce)
+	req, err := signer.Request(ctx, l.base(msgID)+"/wechat/"+l.merchant.ID, []byte(plain), now.Unix(), nonce)
 	if err != nil {
 		return false
 	}
@@ -165,8 +175,9 @@ func (l *loadRun) webhookOnce(ctx context.Context, openid string) bool {
 
 // orderOnce records one new order and checks it was created.
 func (l *loadRun) orderOnce(ctx context.Context, openid string) bool {
-	body := fmt.Sprintf(`{"order_no":"LD-%s-%d","openid":%q,"amount_fen":%d,"channel":"load"}`, l.run, l.seq.Add(1), openid, 1000+rand.IntN(60000))
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.base+"/api/v1/orders", bytes.NewReader([]byte(body)))
+	n := l.seq.Add(1)
+	body := fmt.Sprintf(`{"order_no":"LD-%s-%d","openid":%q,"amount_fen":%d,"channel":"load"}`, l.run, n, openid, 1000+rand.IntN(60000))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.base(n)+"/api/v1/orders", bytes.NewReader([]byte(body)))
 	if err != nil {
 		return false
 	}
