@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -29,16 +30,20 @@ import (
 func TestReplicasShareTheWork(t *testing.T) {
 	t.Run("token in the database", func(t *testing.T) { replicaRun(t, nil) })
 	t.Run("token in redis", func(t *testing.T) {
-		rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+		addr := os.Getenv("WXCLUB_TEST_REDIS_ADDR")
+		if addr == "" {
+			t.Skip("Redis half skipped: WXCLUB_TEST_REDIS_ADDR is not set (.ci/run sets it)")
+		}
+		rdb := redis.NewClient(&redis.Options{Addr: addr})
 		defer rdb.Close()
 		keys, err := rdb.Keys(context.Background(), "wxclub:wechat/*").Result()
 		if err != nil {
-			t.Fatalf("redis at 127.0.0.1:6379: %v", err)
+			t.Fatalf("redis at %s: %v", addr, err)
 		}
 		if len(keys) > 0 {
 			rdb.Del(context.Background(), keys...) // a token from another emulator run
 		}
-		replicaRun(t, []string{"WXCLUB_REDIS_ADDR=127.0.0.1:6379"})
+		replicaRun(t, []string{"WXCLUB_REDIS_ADDR=" + addr})
 	})
 }
 
