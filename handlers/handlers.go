@@ -27,6 +27,13 @@ type Club interface {
 	Ledger(ctx context.Context, m *ritual.Merchant, openidOrPhone string, before int64, limit int) (ritual.LedgerPage, error)
 	RecordOrder(ctx context.Context, m *ritual.Merchant, in ritual.OrderInput) (*ritual.OrderAnswer, bool, error)
 	RecordRefund(ctx context.Context, m *ritual.Merchant, in ritual.RefundInput) (*ritual.RefundAnswer, bool, error)
+	Redeem(ctx context.Context, m *ritual.Merchant, openidOrPhone, reward, redemptionNo string) (*ritual.Redemption, bool, error)
+	Coupons(ctx context.Context, m *ritual.Merchant, openidOrPhone string) ([]*ritual.Coupon, error)
+	UseCoupon(ctx context.Context, m *ritual.Merchant, code string) (*ritual.Coupon, error)
+	Card(ctx context.Context, m *ritual.Merchant, openidOrPhone string, permanent bool) (ritual.CardView, error)
+	Funnel(ctx context.Context, m *ritual.Merchant, from, to time.Time) (ritual.FunnelReport, error)
+	Referrals(ctx context.Context, m *ritual.Merchant, month string, limit int) (ritual.ReferralBoard, error)
+	QRImage(ctx context.Context, merchantID, scene string) (string, error)
 }
 
 var _ Club = (*ritual.Club)(nil)
@@ -83,6 +90,13 @@ func New(opts Options) http.Handler {
 	api.GET("/members/:openid/rights", s.getRights)
 	api.POST("/orders", s.postOrder)
 	api.POST("/orders/:order_no/refunds", s.postRefund)
+	api.POST("/members/:openid/redemptions", s.postRedemption)
+	api.GET("/members/:openid/coupons", s.getCoupons)
+	api.POST("/coupons/:code/use", s.postCouponUse)
+	api.GET("/members/:openid/card", s.getCard)
+	api.GET("/funnel", s.getFunnel)
+	api.GET("/referrals/leaderboard", s.getReferralBoard)
+	r.GET("/qr/:merchant/:scene", s.getQR)
 
 	if opts.Emulator != nil {
 		r.Any("/emu/*path", gin.WrapH(opts.Emulator))

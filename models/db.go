@@ -230,6 +230,9 @@ func (r repos) Levels() ritual.LevelHistory { return levelHistory{r.db} }
 func (r repos) Outbox() ritual.Outbox       { return outbox{r.db, r.driver} }
 func (r repos) Pauses() ritual.SendPauses   { return sendPauses{r.db} }
 func (r repos) JobRuns() ritual.JobRuns     { return jobRuns{r.db} }
+func (r repos) Coupons() ritual.Coupons     { return coupons{r.db} }
+func (r repos) Limits() ritual.RateLimits   { return rateLimits{r.db} }
+func (r repos) QRCodes() ritual.QRCodes     { return qrCodes{r.db} }
 
 // Exec runs a statement outside any store; for tools and tests that repair
 // or break data on purpose.

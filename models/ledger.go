@@ -107,11 +107,7 @@ func (s ledger) Entries(ctx context.Context, memberID, before int64, limit int) 
 	}
 	out := make([]*ritual.PointsEntry, len(rows))
 	for i, r := range rows {
-		out[i] = &ritual.PointsEntry{
-			ID: r.ID, MerchantID: r.MerchantID, MemberID: r.MemberID, Delta: r.Delta, BalanceAfter: r.BalanceAfter,
-			Shortfall: r.Shortfall, Reason: r.Reason, Source: r.Source, Reference: r.Reference,
-			ExpiresAt: utcPtr(r.ExpiresAt), CreatedAt: r.CreatedAt.UTC(),
-		}
+		out[i] = toEntry(r)
 	}
 	return out, nil
 }
@@ -138,4 +134,48 @@ func (s ledger) Imbalances(ctx context.Context) ([]ritual.Imbalance, error) {
 		out[i] = ritual.Imbalance{MerchantID: r.MerchantID, MemberID: r.MemberID, OpenID: deref(r.OpenID), Balance: r.Balance, LedgerSum: r.LedgerSum}
 	}
 	return out, nil
+}
+
+func toEntry(r pointsEntryRow) *ritual.PointsEntry {
+	return &ritual.PointsEntry{
+		ID: r.ID, MerchantID: r.MerchantID, MemberID: r.MemberID, Delta: r.Delta, BalanceAfter: r.BalanceAfter,
+		Shortfall: r.Shortfall, Reason: r.Reason, Source: r.Source, Reference: r.Reference,
+		ExpiresAt: utcPtr(r.ExpiresAt), CreatedAt: r.CreatedAt.UTC(),
+	}
+}
+
+func (s ledger) ByReference(ctx context.Context, merchantID, source, reference string) (*ritual.PointsEntry, error) {
+	var row pointsEntryRow
+	err := s.db.WithContext(ctx).Take(&row, "merchant_id = ? AND source = ? AND reference = ?", merchantID, source, reference).Error
+	if err != nil {
+		return nil, translate(err, "find ledger entry")
+	}
+	return toEntry(row), nil
+}
+
+func (s ledger) CountSince(ctx context.Context, memberID int64, source string, since time.Time) (int, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&pointsEntryRow{}).
+		Where("member_id = ? AND source = ? AND created_at >= ?", memberID, source, since.UTC()).Count(&n).Error
+	return int(n), translate(err, "count ledger entries")
+}
+
+func (s ledger) Board(ctx context.Context, merchantID, counted string, sources []string, from, to time.Time, limit int) ([]ritual.BoardRow, error) {
+	var rows []struct {
+		MemberID int64
+		OpenID   *string
+		N        int
+		Points   int64
+	}
+	err := s.db.WithContext(ctx).Table("points_entries AS e").
+		Select("e.member_id, m.openid AS open_id, SUM(CASE WHEN e.source = ? THEN 1 ELSE -1 END) AS n, SUM(e.delta) AS points", counted).
+		Joins("JOIN members m ON m.id = e.member_id").
+		Where("e.merchant_id = ? AND e.source IN ? AND e.created_at >= ? AND e.created_at < ?", merchantID, sources, from.UTC(), to.UTC()).
+		Group("e.member_id, m.openid").Having("SUM(CASE WHEN e.source = ? THEN 1 ELSE -1 END) > 0", counted).
+		Order("n DESC, points DESC, e.member_id").Limit(limit).Scan(&rows).Error
+	out := make([]ritual.BoardRow, len(rows))
+	for i, r := range rows {
+		out[i] = ritual.BoardRow{MemberID: r.MemberID, OpenID: deref(r.OpenID), Count: r.N, Points: r.Points}
+	}
+	return out, translate(err, "rank members")
 }

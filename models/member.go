@@ -14,7 +14,7 @@ import (
 // unique indexes only bind the members that have them.
 type memberRow struct {
 	ID             int64      `gorm:"primaryKey;autoIncrement"`
-	MerchantID     string     `gorm:"size:64;not null;uniqueIndex:ux_members_openid,priority:1;uniqueIndex:ux_members_phone,priority:1;index:ix_members_level,priority:1"`
+	MerchantID     string     `gorm:"size:64;not null;uniqueIndex:ux_members_openid,priority:1;uniqueIndex:ux_members_phone,priority:1;index:ix_members_level,priority:1;uniqueIndex:ux_members_claim,priority:1;uniqueIndex:ux_members_referral,priority:1"`
 	OpenID         *string    `gorm:"column:openid;size:64;uniqueIndex:ux_members_openid,priority:2"`
 	Phone          *string    `gorm:"size:20;uniqueIndex:ux_members_phone,priority:2"`
 	State          string     `gorm:"size:16;not null"`
@@ -26,6 +26,18 @@ type memberRow struct {
 	UnfollowedAt   *time.Time `gorm:"precision:3"`
 	CreatedAt      time.Time  `gorm:"precision:3"`
 	UpdatedAt      time.Time  `gorm:"precision:3"`
+
+	ClaimCode          *string    `gorm:"size:16;uniqueIndex:ux_members_claim,priority:2"`
+	ReferralCode       *string    `gorm:"size:16;uniqueIndex:ux_members_referral,priority:2"`
+	ReferredBy         int64      `gorm:"not null;default:0;index"`
+	Birthday           string     `gorm:"size:10;not null;default:''"`
+	CardCode           *string    `gorm:"size:64;index"`
+	RecognizedAt       *time.Time `gorm:"precision:3;index"`
+	CardScannedAt      *time.Time `gorm:"precision:3"`
+	FirstFollowedAt    *time.Time `gorm:"precision:3"`
+	ActivatedAt        *time.Time `gorm:"precision:3"`
+	BenefitClaimedAt   *time.Time `gorm:"precision:3"`
+	FirstRepeatOrderAt *time.Time `gorm:"precision:3"`
 }
 
 func (memberRow) TableName() string { return "members" }
@@ -58,6 +70,11 @@ func memberToRow(m *ritual.Member) memberRow {
 		State: string(m.State), Points: m.Points, LevelKey: m.LevelKey, LevelSince: utcPtr(m.LevelSince),
 		SubscribeScene: m.SubscribeScene, FollowedAt: utcPtr(m.FollowedAt), UnfollowedAt: utcPtr(m.UnfollowedAt),
 		CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC(),
+		ClaimCode: nullable(m.ClaimCode), ReferralCode: nullable(m.ReferralCode),
+		ReferredBy: m.ReferredBy, Birthday: m.Birthday, CardCode: nullable(m.CardCode),
+		RecognizedAt: utcPtr(m.Funnel.RecognizedAt), CardScannedAt: utcPtr(m.Funnel.CardScannedAt),
+		FirstFollowedAt: utcPtr(m.Funnel.FollowedAt), ActivatedAt: utcPtr(m.Funnel.ActivatedAt),
+		BenefitClaimedAt: utcPtr(m.Funnel.BenefitClaimedAt), FirstRepeatOrderAt: utcPtr(m.Funnel.FirstRepeatOrderAt),
 	}
 }
 
@@ -67,6 +84,13 @@ func (r memberRow) toMember() *ritual.Member {
 		State: ritual.MemberState(r.State), Points: r.Points, LevelKey: r.LevelKey, LevelSince: utcPtr(r.LevelSince),
 		SubscribeScene: r.SubscribeScene, FollowedAt: utcPtr(r.FollowedAt), UnfollowedAt: utcPtr(r.UnfollowedAt),
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		ClaimCode: deref(r.ClaimCode), ReferralCode: deref(r.ReferralCode), ReferredBy: r.ReferredBy,
+		Birthday: r.Birthday, CardCode: deref(r.CardCode),
+		Funnel: ritual.Funnel{
+			RecognizedAt: utcPtr(r.RecognizedAt), CardScannedAt: utcPtr(r.CardScannedAt),
+			FollowedAt: utcPtr(r.FirstFollowedAt), ActivatedAt: utcPtr(r.ActivatedAt),
+			BenefitClaimedAt: utcPtr(r.BenefitClaimedAt), FirstRepeatOrderAt: utcPtr(r.FirstRepeatOrderAt),
+		},
 	}
 }
 
@@ -141,4 +165,29 @@ func (s members) Update(ctx context.Context, m *ritual.Member) error {
 	// ones, and the member was read in this transaction anyway.
 	m.UpdatedAt = row.UpdatedAt
 	return nil
+}
+
+func (s members) ByClaimCode(ctx context.Context, merchantID, code string) (*ritual.Member, error) {
+	return s.take(ctx, "find member by claim code", "merchant_id = ? AND claim_code = ?", merchantID, code)
+}
+
+func (s members) ByReferralCode(ctx context.Context, merchantID, code string) (*ritual.Member, error) {
+	return s.take(ctx, "find member by referral code", "merchant_id = ? AND referral_code = ?", merchantID, code)
+}
+
+func (s members) Delete(ctx context.Context, id int64) error {
+	return translate(s.db.WithContext(ctx).Delete(&memberRow{}, "id = ?", id).Error, "delete member")
+}
+
+func (s members) Funnel(ctx context.Context, merchantID string, from, to time.Time) ([]ritual.Funnel, error) {
+	var rows []memberRow
+	err := s.db.WithContext(ctx).
+		Select("recognized_at", "card_scanned_at", "first_followed_at", "activated_at", "benefit_claimed_at", "first_repeat_order_at").
+		Where("merchant_id = ? AND recognized_at >= ? AND recognized_at < ?", merchantID, from.UTC(), to.UTC()).
+		Find(&rows).Error
+	out := make([]ritual.Funnel, len(rows))
+	for i, r := range rows {
+		out[i] = r.toMember().Funnel
+	}
+	return out, translate(err, "read the funnel")
 }

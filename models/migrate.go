@@ -10,7 +10,7 @@ func tables() []any {
 	return []any{
 		&merchantRow{}, &memberRow{}, &inboundRow{}, &orderRow{}, &refundRow{},
 		&pointsEntryRow{}, &pointsLotRow{}, &levelChangeRow{}, &outboxRow{}, &sendPauseRow{},
-		&kvRow{}, &jobRunRow{},
+		&kvRow{}, &jobRunRow{}, &couponRow{}, &rewardStockRow{}, &rateCounterRow{}, &qrCodeRow{},
 	}
 }
 

@@ -145,3 +145,9 @@ func (s orders) RefundByNo(ctx context.Context, merchantID, refundNo string) (*r
 	}
 	return r, fromJSON(row.Answer, r.Answer)
 }
+
+func (s orders) CountForMember(ctx context.Context, memberID int64) (int, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&orderRow{}).Where("member_id = ?", memberID).Count(&n).Error
+	return int(n), translate(err, "count member's orders")
+}

@@ -3,6 +3,7 @@ package ritual
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,11 +14,13 @@ import (
 // holds no state of its own beyond a short-lived merchant cache: everything
 // that matters is in the Store, so any number of replicas can run it.
 type Club struct {
-	store    Store
-	clock    Clock
-	texts    *templates.Set
-	log      *slog.Logger
-	observer Observer
+	store     Store
+	clock     Clock
+	texts     *templates.Set
+	log       *slog.Logger
+	observer  Observer
+	wechat    CardMessenger
+	publicURL string
 
 	merchants *merchantCache
 }
@@ -32,6 +35,10 @@ type ClubOptions struct {
 	MerchantTTL time.Duration
 	// Observer is told what happened, for metrics.
 	Observer Observer
+	// WeChat makes QR codes for cards and invitations on request.
+	WeChat CardMessenger
+	// PublicURL is where shoppers reach this service (links in chat).
+	PublicURL string
 }
 
 // NewClub returns a Club on store.
@@ -57,6 +64,8 @@ func NewClub(store Store, opts ClubOptions) *Club {
 		texts:     opts.Texts,
 		log:       opts.Logger,
 		observer:  opts.Observer,
+		wechat:    opts.WeChat,
+		publicURL: strings.TrimRight(opts.PublicURL, "/"),
 		merchants: &merchantCache{ttl: opts.MerchantTTL, entries: map[string]cachedMerchant{}},
 	}
 }

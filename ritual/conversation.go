@@ -49,27 +49,27 @@ func (c *Club) converse(ctx context.Context, tx Repos, m *Merchant, msg InboundM
 	case msg.Kind == KindEvent && msg.Event == EventUnsubscribe:
 		return c.unsubscribed(ctx, tx, m, msg)
 	case msg.Kind == KindEvent && msg.Event == EventScan:
-		return c.say(ctx, tx, m, msg, "reply.help")
+		return c.scanned(ctx, tx, m, msg)
+	case msg.Kind == KindEvent && (msg.Event == EventUserGetCard || msg.Event == EventSubmitCardInfo || msg.Event == EventUserDelCard):
+		return c.cardEvent(ctx, tx, m, msg)
 	case msg.Kind == KindEvent:
 		return Reply{}, nil // menu clicks, location reports, delivery receipts: nothing to say
 	case msg.Kind == KindText:
-		return c.say(ctx, tx, m, msg, textReply(msg.Content))
+		return c.text(ctx, tx, m, msg)
 	default:
-		return c.say(ctx, tx, m, msg, "reply.default")
+		if _, err := c.follower(ctx, tx, m, msg.OpenID); err != nil {
+			return Reply{}, err
+		}
+		return c.render(m, "reply.default", nil)
 	}
 }
 
-// textReply picks the reply template for a text message.
-func textReply(content string) string {
-	switch strings.ToLower(strings.TrimSpace(content)) {
-	case "帮助", "help", "?", "？":
-		return "reply.help"
-	case "积分", "points", "我的积分":
-		return "reply.points"
-	default:
-		return "reply.default"
-	}
-}
+// Scenes of the QR codes wxclub makes: a membership card's claim code and a
+// member's invitation.
+const (
+	sceneClaim    = "claim:"
+	sceneReferral = "ref:"
+)
 
 func (c *Club) subscribed(ctx context.Context, tx Repos, m *Merchant, msg InboundMessage) (Reply, error) {
 	now := c.clock()
@@ -77,7 +77,8 @@ func (c *Club) subscribed(ctx context.Context, tx Repos, m *Merchant, msg Inboun
 	if err != nil {
 		return Reply{}, err
 	}
-	returning := member.Follow(now, msg.QRScene())
+	scene := msg.QRScene()
+	returning := member.Follow(now, scene)
 	if err := tx.Members().Update(ctx, member); err != nil {
 		return Reply{}, err
 	}
@@ -85,10 +86,30 @@ func (c *Club) subscribed(ctx context.Context, tx Repos, m *Merchant, msg Inboun
 		return Reply{}, err
 	}
 	c.log.InfoContext(ctx, "member followed", "merchant", m.ID, "member", member.ID, "new", created, "returning", returning)
-	if returning {
-		return c.render(m, "reply.welcome_back")
+	switch {
+	case strings.HasPrefix(scene, sceneClaim):
+		return c.bindClaim(ctx, tx, m, member, strings.TrimPrefix(scene, sceneClaim))
+	case strings.HasPrefix(scene, sceneReferral) && created:
+		if err := c.referredBy(ctx, tx, m, member, strings.TrimPrefix(scene, sceneReferral)); err != nil {
+			return Reply{}, err
+		}
 	}
-	return c.render(m, "reply.welcome")
+	if returning {
+		return c.render(m, "reply.welcome_back", nil)
+	}
+	return c.render(m, "reply.welcome", nil)
+}
+
+// scanned handles a follower scanning one of the merchant's QR codes.
+func (c *Club) scanned(ctx context.Context, tx Repos, m *Merchant, msg InboundMessage) (Reply, error) {
+	member, err := c.follower(ctx, tx, m, msg.OpenID)
+	if err != nil {
+		return Reply{}, err
+	}
+	if scene := msg.QRScene(); strings.HasPrefix(scene, sceneClaim) {
+		return c.bindClaim(ctx, tx, m, member, strings.TrimPrefix(scene, sceneClaim))
+	}
+	return c.render(m, "reply.help", nil)
 }
 
 func (c *Club) unsubscribed(ctx context.Context, tx Repos, m *Merchant, msg InboundMessage) (Reply, error) {
@@ -102,27 +123,55 @@ func (c *Club) unsubscribed(ctx context.Context, tx Repos, m *Merchant, msg Inbo
 	return Reply{}, tx.Members().Update(ctx, member) // WeChat shows no reply to someone who left
 }
 
-// say answers a follower. Anyone who can message the official account
-// follows it, so a sender we have not met (they followed before wxclub was
-// installed) becomes a member here.
-func (c *Club) say(ctx context.Context, tx Repos, m *Merchant, msg InboundMessage, name string) (Reply, error) {
-	member, created, err := tx.Members().EnsureByOpenID(ctx, m.ID, msg.OpenID, StateFollowing, c.clock())
+// follower returns the member who sent a message. Anyone who can message
+// the official account follows it, so a sender we have not met (they
+// followed before wxclub was installed) becomes a member here.
+func (c *Club) follower(ctx context.Context, tx Repos, m *Merchant, openid string) (*Member, error) {
+	member, created, err := tx.Members().EnsureByOpenID(ctx, m.ID, openid, StateFollowing, c.clock())
+	if err != nil || (!created && member.State == StateFollowing) {
+		return member, err
+	}
+	member.Follow(c.clock(), "")
+	if err := tx.Members().Update(ctx, member); err != nil {
+		return nil, err
+	}
+	return member, c.releaseWaiting(ctx, tx, member)
+}
+
+// text answers a text message: a card's claim code, an activation attempt,
+// or one of the commands 帮助, 积分, 激活, 邀请, 兑换.
+func (c *Club) text(ctx context.Context, tx Repos, m *Merchant, msg InboundMessage) (Reply, error) {
+	member, err := c.follower(ctx, tx, m, msg.OpenID)
 	if err != nil {
 		return Reply{}, err
 	}
-	if created || member.State != StateFollowing {
-		member.Follow(c.clock(), "")
-		if err := tx.Members().Update(ctx, member); err != nil {
-			return Reply{}, err
+	content := strings.TrimSpace(msg.Content)
+	if member.Funnel.ActivatedAt == nil {
+		if looksLikeClaimCode(content) {
+			return c.bindClaim(ctx, tx, m, member, content)
 		}
-		if err := c.releaseWaiting(ctx, tx, member); err != nil {
-			return Reply{}, err
+		if reply, ok, err := c.tryActivate(ctx, tx, m, member, content); ok || err != nil {
+			return reply, err
 		}
 	}
-	if name == "reply.points" {
+	command, arg, _ := strings.Cut(content, " ")
+	switch strings.ToLower(command) {
+	case "帮助", "help", "?", "？":
+		return c.render(m, "reply.help", nil)
+	case "积分", "points", "我的积分":
 		return c.pointsReply(ctx, tx, m, member)
+	case "激活":
+		if member.Funnel.ActivatedAt != nil {
+			return c.render(m, "reply.already_activated", nil)
+		}
+		return c.render(m, "reply.how_to_activate", c.activationData(m, member))
+	case "邀请":
+		return c.invite(ctx, tx, m, member)
+	case "兑换":
+		return c.RedeemInChat(ctx, tx, m, member, msg, strings.TrimSpace(arg))
+	default:
+		return c.render(m, "reply.default", nil)
 	}
-	return c.render(m, name)
 }
 
 // pointsReply tells a member their balance, level and what the next level
@@ -160,13 +209,13 @@ type recentEntry struct {
 	Date, Delta, Reason string
 }
 
-// replyData is what every reply template can use.
-type replyData struct {
-	Merchant string
-}
-
-func (c *Club) render(m *Merchant, name string) (Reply, error) {
-	text, err := c.texts.Render(name, replyData{Merchant: m.Name})
+// render renders a reply template with the merchant's name and extra data.
+func (c *Club) render(m *Merchant, name string, extra map[string]any) (Reply, error) {
+	data := map[string]any{"Merchant": m.Name}
+	for k, v := range extra {
+		data[k] = v
+	}
+	text, err := c.texts.Render(name, data)
 	if err != nil {
 		return Reply{}, fmt.Errorf("ritual: reply %s: %w", name, err)
 	}

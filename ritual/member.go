@@ -35,6 +35,37 @@ type Member struct {
 	UnfollowedAt   *time.Time
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+
+	// ClaimCode is printed on the membership card of a member created from
+	// an order; scanning or sending it binds a WeChat user to them.
+	ClaimCode string
+	// ReferralCode is the member's own invitation code (scene ref:<code>).
+	ReferralCode string
+	// ReferredBy is the member who brought this one, if any.
+	ReferredBy int64
+	// Birthday is "MM-DD" or "YYYY-MM-DD", as the member gave it.
+	Birthday string
+	// CardCode is the code of the member's WeChat member card.
+	CardCode string
+	Funnel   Funnel
+}
+
+// Funnel is when the member reached each stage of the card-activation
+// funnel; nil for a stage not reached.
+type Funnel struct {
+	RecognizedAt       *time.Time // became a member from an order
+	CardScannedAt      *time.Time // scanned the card's code or sent it
+	FollowedAt         *time.Time // first followed the official account
+	ActivatedAt        *time.Time // did the activation act
+	BenefitClaimedAt   *time.Time // used the new-member benefit
+	FirstRepeatOrderAt *time.Time // paid a second order
+}
+
+// stamp sets *at to t unless the stage was reached before.
+func stamp(at **time.Time, t time.Time) {
+	if *at == nil {
+		*at = &t
+	}
 }
 
 // Following reports whether messages can reach the member.
@@ -50,6 +81,7 @@ func (m *Member) Follow(t time.Time, scene string) (returning bool) {
 	m.State = StateFollowing
 	m.FollowedAt = &t
 	m.UnfollowedAt = nil
+	stamp(&m.Funnel.FollowedAt, t)
 	return returning
 }
 

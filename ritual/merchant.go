@@ -20,6 +20,9 @@ type Merchant struct {
 	Timezone        string                 `json:"timezone"`
 	OfficialAccount OfficialAccount        `json:"official_account"`
 	Membership      Membership             `json:"membership"`
+	Activation      Activation             `json:"activation"`
+	Rewards         []Reward               `json:"rewards"`
+	Referral        Referral               `json:"referral"`
 	Templates       map[string]TemplateRef `json:"templates"`
 
 	// APIKeyHash is the SHA-256 of the merchant API key; the key itself is
@@ -74,10 +77,16 @@ type TemplateRef struct {
 const (
 	PurposePointsChanged = "points_changed"
 	PurposeLevelChanged  = "level_changed"
+	PurposeCouponIssued  = "coupon_issued" // a coupon redeemed with points or given as a gift
+	PurposeGiftGranted   = "gift_granted"  // the new-member gift pack, on activation
+
+	// PurposeCardSync is not a template message: it pushes the balance and
+	// level nickname to the member's WeChat member card.
+	PurposeCardSync = "card_sync"
 )
 
 // TemplatePurposes lists the purposes a merchant may configure.
-var templatePurposes = []string{PurposePointsChanged, PurposeLevelChanged}
+var templatePurposes = []string{PurposePointsChanged, PurposeLevelChanged, PurposeCouponIssued, PurposeGiftGranted}
 
 // HashAPIKey returns the stored form of a merchant API key. Keys are long
 // random strings, so a plain SHA-256 is enough and lets us look a key up by
@@ -119,6 +128,15 @@ func (m *Merchant) Validate() error {
 	}
 	if err := m.Membership.Validate(); err != nil {
 		return Prefix("membership", err)
+	}
+	if err := validateRewards(m.Rewards); err != nil {
+		return err
+	}
+	if err := m.Activation.Validate(m.Rewards); err != nil {
+		return Prefix("activation", err)
+	}
+	if err := m.Referral.Validate(); err != nil {
+		return Prefix("referral", err)
 	}
 	return validateTemplates(m.Templates)
 }

@@ -3,6 +3,7 @@ package ritual
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // Messenger sends what wxclub says to members on its own initiative. Package
@@ -59,4 +60,53 @@ type SendError struct {
 
 func (e *SendError) Error() string {
 	return fmt.Sprintf("send: %s (errcode %d): %s", e.Class, e.ErrCode, e.Message)
+}
+
+// CardMessenger reaches the member's WeChat member card and makes the QR
+// codes printed on membership cards. Package wechat implements it with
+// Messenger.
+type CardMessenger interface {
+	// UpdateMemberCard sets the points balance and level nickname shown on
+	// the member's card (card/membercard/updateuser). Failures are
+	// *SendError as for SendTemplate.
+	UpdateMemberCard(ctx context.Context, m *Merchant, u CardUpdate) error
+	// ActivateMemberCard activates the member's card with their membership
+	// number and opening balance (card/membercard/activate).
+	ActivateMemberCard(ctx context.Context, m *Merchant, a CardActivation) error
+	// CreateQRCode asks WeChat for a parameterised QR code (qrcode/create).
+	// Errors are *SendError; a permanent code over WeChat's limit is
+	// SendFinal with errcode 45029.
+	CreateQRCode(ctx context.Context, m *Merchant, req QRRequest) (QRCode, error)
+}
+
+// CardUpdate is what a member card shows.
+type CardUpdate struct {
+	CardID   string
+	Code     string // the card's code, as WeChat gave it to the member
+	Bonus    int64  // points balance (absolute, so a late update cannot undo a newer one's effect for long)
+	Nickname string // level nickname, custom field 1
+}
+
+// CardActivation activates a member card.
+type CardActivation struct {
+	CardID           string
+	Code             string
+	MembershipNumber string
+	Bonus            int64
+	Nickname         string
+}
+
+// QRRequest asks for a QR code carrying a scene ("claim:AB12CD").
+type QRRequest struct {
+	Scene     string
+	Permanent bool
+	// Expire is how long a temporary code lives; WeChat caps it at 30 days.
+	Expire time.Duration
+}
+
+// QRCode is a ticket and the image WeChat serves for it.
+type QRCode struct {
+	Ticket    string
+	ImageURL  string     // https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket=...
+	ExpiresAt *time.Time // nil for permanent codes
 }

@@ -40,4 +40,5 @@ func (c *Club) observeBook(m *Merchant, book *pointsBook) {
 		_, to := m.Membership.Level(ch.To)
 		c.observer.LevelChanged(m.ID, to > from)
 	}
+	c.observeBook(m, book.also)
 }

@@ -91,6 +91,11 @@ func (c *Club) recordOrder(ctx context.Context, tx Repos, m *Merchant, in OrderI
 	if err := tx.Orders().Create(ctx, order); err != nil {
 		return nil, nil, err // ECONFLICT: recorded before or concurrently; RecordOrder answers from that one
 	}
+	if n, err := tx.Orders().CountForMember(ctx, member.ID); err != nil {
+		return nil, nil, err
+	} else if n == 2 {
+		stamp(&member.Funnel.FirstRepeatOrderAt, now)
+	}
 	view, err := c.settle(ctx, tx, m, member, book, "order:"+order.OrderNo)
 	if err != nil {
 		return nil, nil, err
@@ -99,6 +104,11 @@ func (c *Club) recordOrder(ctx context.Context, tx Repos, m *Merchant, in OrderI
 		OrderNo: order.OrderNo, AmountFen: order.AmountFen, PaidAt: order.PaidAt, Channel: order.Channel,
 		PointsEarned: order.PointsEarned, Member: view,
 	}
+	referral, err := c.rewardReferrer(ctx, tx, m, member, order)
+	if err != nil {
+		return nil, nil, err
+	}
+	book.also = referral
 	return order.Answer, book, tx.Orders().Update(ctx, order)
 }
 
@@ -107,8 +117,11 @@ func (c *Club) recordOrder(ctx context.Context, tx Repos, m *Merchant, in OrderI
 func (c *Club) resolveBuyer(ctx context.Context, tx Repos, m *Merchant, in OrderInput) (*Member, error) {
 	now := c.clock()
 	if in.OpenID == "" {
-		member, _, err := tx.Members().EnsureByPhone(ctx, m.ID, in.Phone, now)
-		return member, err
+		member, created, err := tx.Members().EnsureByPhone(ctx, m.ID, in.Phone, now)
+		if err != nil || !created {
+			return member, err
+		}
+		return member, c.recognize(ctx, tx, member)
 	}
 	member, err := tx.Members().ByOpenID(ctx, m.ID, in.OpenID)
 	if ErrorCode(err) == ENOTFOUND && in.Phone != "" {
@@ -121,7 +134,11 @@ func (c *Club) resolveBuyer(ctx context.Context, tx Repos, m *Merchant, in Order
 		}
 	}
 	if ErrorCode(err) == ENOTFOUND {
-		member, _, err = tx.Members().EnsureByOpenID(ctx, m.ID, in.OpenID, StateRecognized, now)
+		var created bool
+		member, created, err = tx.Members().EnsureByOpenID(ctx, m.ID, in.OpenID, StateRecognized, now)
+		if err == nil && created {
+			err = c.recognize(ctx, tx, member)
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -131,6 +148,13 @@ func (c *Club) resolveBuyer(ctx context.Context, tx Repos, m *Merchant, in Order
 		err = tx.Members().Update(ctx, member)
 	}
 	return member, err
+}
+
+// recognize marks a member created from an order: the funnel starts here,
+// and their card gets a claim code.
+func (c *Club) recognize(ctx context.Context, tx Repos, member *Member) error {
+	stamp(&member.Funnel.RecognizedAt, c.clock())
+	return c.giveClaimCode(ctx, tx, member)
 }
 
 // settle finishes a change to a member's points and orders: re-evaluate the
@@ -156,6 +180,11 @@ func (c *Club) settle(ctx context.Context, tx Repos, m *Merchant, member *Member
 			return MemberView{}, err
 		}
 		if err := c.announceLevel(ctx, tx, m, member, change); err != nil {
+			return MemberView{}, err
+		}
+	}
+	if len(book.entries) > 0 || change != nil {
+		if err := c.syncCard(ctx, tx, m, member, cause); err != nil {
 			return MemberView{}, err
 		}
 	}

@@ -64,6 +64,9 @@ type pointsBook struct {
 	entries []*PointsEntry
 	// levelChange is the level move settle made, if any.
 	levelChange *LevelChange
+	// also is another member's book changed in the same transaction (the
+	// referrer's), reported with this one.
+	also *pointsBook
 }
 
 func newPointsBook(ctx context.Context, tx Repos, m *Merchant, member *Member, now time.Time) *pointsBook {

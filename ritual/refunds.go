@@ -85,6 +85,9 @@ func (c *Club) recordRefund(ctx context.Context, tx Repos, m *Merchant, in Refun
 	if err != nil {
 		return nil, nil, err
 	}
+	if book.also, err = c.reverseReferral(ctx, tx, m, order); err != nil {
+		return nil, nil, err
+	}
 	refund.Answer = &RefundAnswer{
 		OrderNo: order.OrderNo, RefundNo: in.RefundNo, AmountFen: in.AmountFen, RefundedFen: order.RefundedFen,
 		PointsReversed: refund.PointsReversed, Shortfall: refund.Shortfall, Member: view,

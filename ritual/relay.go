@@ -44,14 +44,20 @@ func (o RelayOptions) withDefaults() RelayOptions {
 // messages to be claimed again when the lease runs out; the resend carries
 // the same client_msg_id, which WeChat uses to drop the repeat.
 type Relay struct {
-	club      *Club
-	messenger Messenger
-	opts      RelayOptions
+	club   *Club
+	wechat WeChat
+	opts   RelayOptions
 }
 
-// NewRelay returns a relay sending through messenger.
-func (c *Club) NewRelay(messenger Messenger, opts RelayOptions) *Relay {
-	return &Relay{club: c, messenger: messenger, opts: opts.withDefaults()}
+// WeChat is everything the relay sends through; package wechat's Client.
+type WeChat interface {
+	Messenger
+	CardMessenger
+}
+
+// NewRelay returns a relay sending through w.
+func (c *Club) NewRelay(w WeChat, opts RelayOptions) *Relay {
+	return &Relay{club: c, wechat: w, opts: opts.withDefaults()}
 }
 
 // RunOnce claims one batch of due messages and sends them. It returns how
@@ -98,16 +104,11 @@ func (r *Relay) deliver(ctx context.Context, msg *OutboxMessage) error {
 	if err != nil {
 		return err
 	}
-	if !member.Following() {
+	id, err := r.send(ctx, m, member, msg)
+	if errors.Is(err, errNotFollowing) {
 		msg.Status = OutboxWaitingFollow
 		return r.finish(ctx, msg)
 	}
-	tm, err := c.templateMessage(m, member, msg)
-	if err != nil {
-		r.fail(msg, &SendError{Class: SendFinal, Message: err.Error()})
-		return r.finish(ctx, msg)
-	}
-	id, err := r.messenger.SendTemplate(ctx, m, tm)
 	if err == nil {
 		now := c.clock()
 		msg.Status, msg.SentAt, msg.WeChatMsgID, msg.LastErrCode, msg.LastError = OutboxSent, &now, id, 0, ""
@@ -117,6 +118,39 @@ func (r *Relay) deliver(ctx context.Context, msg *OutboxMessage) error {
 		return nil // shutting down: the lease runs out and the message is claimed again
 	}
 	return r.failed(ctx, m, msg, err)
+}
+
+// errNotFollowing: the message must wait for the member to follow.
+var errNotFollowing = errors.New("ritual: member does not follow")
+
+// send sends one message by its purpose: member-card updates go to the
+// card (no follow needed), everything else is a template message.
+func (r *Relay) send(ctx context.Context, m *Merchant, member *Member, msg *OutboxMessage) (int64, error) {
+	switch msg.Purpose {
+	case PurposeCardSync:
+		return 0, r.wechat.UpdateMemberCard(ctx, m, cardUpdate(m, member))
+	case PurposeCardActivate:
+		u := cardUpdate(m, member)
+		return 0, r.wechat.ActivateMemberCard(ctx, m, CardActivation{
+			CardID: u.CardID, Code: u.Code, MembershipNumber: membershipNumber(member), Bonus: u.Bonus, Nickname: u.Nickname,
+		})
+	}
+	if !member.Following() {
+		return 0, errNotFollowing
+	}
+	tm, err := r.club.templateMessage(m, member, msg)
+	if err != nil {
+		return 0, &SendError{Class: SendFinal, Message: err.Error()}
+	}
+	return r.wechat.SendTemplate(ctx, m, tm)
+}
+
+// membershipNumber is what the member card shows as the member's number.
+func membershipNumber(member *Member) string {
+	if member.ClaimCode != "" {
+		return member.ClaimCode
+	}
+	return fmt.Sprintf("M%08d", member.ID)
 }
 
 // failed applies WeChat's verdict on a failed send.

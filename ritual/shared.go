@@ -19,3 +19,20 @@ type KeyValue interface {
 	// DeleteIf deletes key if it holds value, and reports whether it did.
 	DeleteIf(ctx context.Context, key, value string) (bool, error)
 }
+
+// RateLimits counts attempts per key in fixed windows, in the database, so
+// a limit holds across replicas.
+type RateLimits interface {
+	// Hit counts one attempt for key in the window containing now and
+	// returns the count so far, this one included.
+	Hit(ctx context.Context, key string, window time.Duration, now time.Time) (int, error)
+}
+
+// QRCodes remembers the QR codes WeChat made for a merchant's scenes, so a
+// card asked for twice gets the same code instead of spending WeChat's.
+type QRCodes interface {
+	// Find returns the code for (scene, permanent) still valid at now
+	// (with a margin the caller adds), or ENOTFOUND.
+	Find(ctx context.Context, merchantID, scene string, permanent bool, validAt time.Time) (*QRCode, error)
+	Save(ctx context.Context, merchantID, scene string, permanent bool, qr QRCode, now time.Time) error
+}

@@ -29,6 +29,9 @@ type Repos interface {
 	Outbox() Outbox
 	Pauses() SendPauses
 	JobRuns() JobRuns
+	Coupons() Coupons
+	Limits() RateLimits
+	QRCodes() QRCodes
 }
 
 // Merchants stores merchants and their settings.
@@ -64,6 +67,16 @@ type Members interface {
 	// IDsAboveLevel returns, in id order after afterID, up to limit ids of
 	// members whose level is set and is not lowest.
 	IDsAboveLevel(ctx context.Context, merchantID, lowest string, afterID int64, limit int) ([]int64, error)
+	// ByClaimCode and ByReferralCode return ENOTFOUND for an unknown code;
+	// locked in a transaction.
+	ByClaimCode(ctx context.Context, merchantID, code string) (*Member, error)
+	ByReferralCode(ctx context.Context, merchantID, code string) (*Member, error)
+	// Delete removes a member that has no history (a follower record merged
+	// into the member their claim code names).
+	Delete(ctx context.Context, id int64) error
+	// Funnel returns the funnel stages of the members recognized in
+	// [from, to).
+	Funnel(ctx context.Context, merchantID string, from, to time.Time) ([]Funnel, error)
 }
 
 // InboundLog remembers every message and event received, so a delivery
@@ -96,6 +109,8 @@ type Orders interface {
 	CreateRefund(ctx context.Context, r *Refund) error
 	// RefundByNo returns ENOTFOUND if there is no such refund.
 	RefundByNo(ctx context.Context, merchantID, refundNo string) (*Refund, error)
+	// CountForMember counts all the member's orders, refunded or not.
+	CountForMember(ctx context.Context, memberID int64) (int, error)
 }
 
 // Ledger stores the append-only points ledger and the lots it is spent from.
@@ -114,6 +129,24 @@ type Ledger interface {
 	// Imbalances returns every member whose balance differs from the sum
 	// of their ledger.
 	Imbalances(ctx context.Context) ([]Imbalance, error)
+	// ByReference returns the entry booked under (source, reference), or
+	// ENOTFOUND.
+	ByReference(ctx context.Context, merchantID, source, reference string) (*PointsEntry, error)
+	// CountSince counts the member's entries from source booked at or after since.
+	CountSince(ctx context.Context, memberID int64, source string, since time.Time) (int, error)
+	// Board ranks members by the entries from sources booked in [from, to):
+	// Count is the entries from counted minus the others, Points the sum of
+	// deltas; members with a positive Count, highest Count then Points
+	// first, ties by member id (the earlier member first).
+	Board(ctx context.Context, merchantID string, counted string, sources []string, from, to time.Time, limit int) ([]BoardRow, error)
+}
+
+// BoardRow is one member's line on a leaderboard.
+type BoardRow struct {
+	MemberID int64
+	OpenID   string
+	Count    int
+	Points   int64
 }
 
 // Imbalance is a member whose balance and ledger disagree.

@@ -34,6 +34,9 @@ type Config struct {
 // ServerConfig is the HTTP listener.
 type ServerConfig struct {
 	Addr string `json:"addr"`
+	// PublicURL is where shoppers reach the service (https://club.example.com);
+	// links in chat, such as a member's invitation QR code, start with it.
+	PublicURL string `json:"public_url"`
 	// ShutdownTimeout bounds how long in-flight requests may take to finish
 	// after SIGTERM.
 	ShutdownTimeout time.Duration `json:"shutdown_timeout"`
@@ -146,7 +149,7 @@ func LoadConfig(path string, environ []string) (Config, error) {
 func defaultsMap() map[string]any {
 	d := DefaultConfig()
 	return map[string]any{
-		"server.addr": d.Server.Addr, "server.shutdown_timeout": d.Server.ShutdownTimeout.String(),
+		"server.addr": d.Server.Addr, "server.shutdown_timeout": d.Server.ShutdownTimeout.String(), "server.public_url": d.Server.PublicURL,
 		"database.driver": d.Database.Driver, "database.dsn": d.Database.DSN,
 		"database.max_open_conns": d.Database.MaxOpenConns,
 		"wechat.api_base":         d.WeChat.APIBase, "wechat.replay_window": d.WeChat.ReplayWindow.String(),
@@ -247,6 +250,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.Server.Addr == "":
 		return errors.New("config: server.addr: is required")
+	case c.Server.PublicURL != "" && !strings.HasPrefix(c.Server.PublicURL, "http"):
+		return fmt.Errorf("config: server.public_url: must be an http(s) URL, got %q", c.Server.PublicURL)
 	case c.Database.Driver != "sqlite" && c.Database.Driver != "mysql":
 		return fmt.Errorf("config: database.driver: must be sqlite or mysql, got %q", c.Database.Driver)
 	case c.Database.DSN == "":

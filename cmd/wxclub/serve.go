@@ -34,9 +34,9 @@ type Main struct {
 	Emulator *emulator.Emulator
 	Metrics  *handlers.Metrics
 	redis    *redis.Client
-	// Messenger sends to WeChat (or the emulator); tests may replace it
+	// WeChat sends to WeChat (or the emulator); tests may replace it
 	// before Run.
-	Messenger ritual.Messenger
+	WeChat ritual.WeChat
 
 	listener net.Listener
 	server   *http.Server
@@ -90,18 +90,25 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.openDatabase(ctx); err != nil {
 		return err
 	}
-	m.Metrics = handlers.NewMetrics()
-	m.Metrics.WatchDB(m.DB.SQL(), m.Config.Database.Driver)
-	m.Club = ritual.NewClub(m.DB, ritual.ClubOptions{Clock: m.Clock, Logger: m.Logger, Observer: m.Metrics})
-	m.Metrics.WatchOutbox(m.Club.OutboxDepth)
-	if err := m.seedMerchants(ctx); err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", m.Config.Server.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (server.addr): %w", m.Config.Server.Addr, err)
 	}
 	m.listener = ln
+	m.Metrics = handlers.NewMetrics()
+	m.Metrics.WatchDB(m.DB.SQL(), m.Config.Database.Driver)
+	if m.WeChat == nil {
+		m.WeChat = wechat.NewClient(wechat.ClientOptions{
+			Tokens: m.tokenStore(), StableToken: m.Config.WeChat.StableToken, Logger: m.Logger,
+		})
+	}
+	m.Club = ritual.NewClub(m.DB, ritual.ClubOptions{
+		Clock: m.Clock, Logger: m.Logger, Observer: m.Metrics, WeChat: m.WeChat, PublicURL: m.publicURL(),
+	})
+	m.Metrics.WatchOutbox(m.Club.OutboxDepth)
+	if err := m.seedMerchants(ctx); err != nil {
+		return err
+	}
 	if err := m.configureWeChat(); err != nil {
 		return err
 	}
@@ -210,11 +217,6 @@ func (m *Main) URL() string {
 func (m *Main) startBackground() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	m.stop = cancel
-	if m.Messenger == nil {
-		m.Messenger = wechat.NewClient(wechat.ClientOptions{
-			Tokens: m.tokenStore(), StableToken: m.Config.WeChat.StableToken, Logger: m.Logger,
-		})
-	}
 	m.workers.Add(1)
 	go func() {
 		defer m.workers.Done()
@@ -245,6 +247,15 @@ func (m *Main) tokenStore() ritual.KeyValue {
 	return wechat.NewRedisKV(m.redis, "wxclub:")
 }
 
+// publicURL is where shoppers reach the service, for links in chat:
+// server.public_url, else this listener.
+func (m *Main) publicURL() string {
+	if m.Config.Server.PublicURL != "" {
+		return m.Config.Server.PublicURL
+	}
+	return m.URL()
+}
+
 // replicaName names this process in leases and job claims.
 func replicaName() string {
 	host, _ := os.Hostname()
@@ -255,7 +266,7 @@ func replicaName() string {
 // finished (each send is bounded by wechat.http_timeout): stopping between
 // batches is the safe point, so no claimed message waits for its lease.
 func (m *Main) relay(ctx context.Context) {
-	relay := m.Club.NewRelay(m.Messenger, ritual.RelayOptions{
+	relay := m.Club.NewRelay(m.WeChat, ritual.RelayOptions{
 		Owner: replicaName(), Lease: m.Config.Relay.Lease, Batch: m.Config.Relay.Batch, Concurrency: m.Config.Relay.Concurrency,
 	})
 	for ctx.Err() == nil {

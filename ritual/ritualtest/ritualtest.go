@@ -75,9 +75,21 @@ func Merchant(mode string) *ritual.Merchant {
 				{Key: "vip", Name: "VIP会员", Nickname: "茶仙", MinAmountFen: 300000, MinOrders: 5, Right: ritual.Right{Kind: ritual.RightPrepayRatio, Value: 30, Title: "定制款预付30%"}},
 			},
 		},
+		Activation: ritual.Activation{
+			Method: ritual.ActivatePhoneLast4,
+			Gift:   ritual.Gift{Points: 100, Coupons: []string{"welcome-tea"}},
+		},
+		Rewards: []ritual.Reward{
+			{Key: "welcome-tea", Name: "新人茶包", Product: "明前龙井试饮装一份", ValueFen: 3800, Stock: 100000, PerMemberLimit: 1, ValidDays: 30},
+			{Key: "cash-10", Name: "10元券", Product: "全店满100减10", ValueFen: 1000, PointsPrice: 300, Stock: 500, PerMemberLimit: 3, ValidDays: 30},
+			{Key: "teapot", Name: "紫砂小壶", Product: "宜兴紫砂小壶一只", ValueFen: 16800, PointsPrice: 2000, Stock: 20, PerMemberLimit: 1, ValidDays: 60},
+		},
+		Referral: ritual.Referral{Points: 200, MonthlyCap: 10},
 		Templates: map[string]ritual.TemplateRef{
 			ritual.PurposePointsChanged: {ID: "TPL_POINTS"},
 			ritual.PurposeLevelChanged:  {ID: "TPL_LEVEL"},
+			ritual.PurposeCouponIssued:  {ID: "TPL_COUPON"},
+			ritual.PurposeGiftGranted:   {ID: "TPL_GIFT"},
 		},
 	}
 }

@@ -1,0 +1,73 @@
+package models
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/wxclub/wxclub/ritual"
+)
+
+// rateCounterRow counts attempts for one key in one fixed window.
+type rateCounterRow struct {
+	Key         string    `gorm:"primaryKey;size:191"`
+	WindowStart time.Time `gorm:"primaryKey;precision:3"`
+	Count       int       `gorm:"not null"`
+}
+
+func (rateCounterRow) TableName() string { return "rate_counters" }
+
+type rateLimits struct{ db *gorm.DB }
+
+func (s rateLimits) Hit(ctx context.Context, key string, window time.Duration, now time.Time) (int, error) {
+	start := now.UTC().Truncate(window)
+	row := rateCounterRow{Key: key, WindowStart: start, Count: 1}
+	err := s.db.WithContext(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "key"}, {Name: "window_start"}},
+		DoUpdates: clause.Assignments(map[string]any{"count": gorm.Expr("rate_counters.count + 1")}),
+	}).Create(&row).Error
+	if err != nil {
+		return 0, translate(err, "count attempt")
+	}
+	var got rateCounterRow
+	err = s.db.WithContext(ctx).Take(&got, "`key` = ? AND window_start = ?", key, start).Error
+	return got.Count, translate(err, "read attempt count")
+}
+
+// qrCodeRow is a QR code WeChat made for a merchant's scene.
+type qrCodeRow struct {
+	MerchantID string     `gorm:"primaryKey;size:64"`
+	Scene      string     `gorm:"primaryKey;size:64"`
+	Permanent  bool       `gorm:"primaryKey"`
+	Ticket     string     `gorm:"size:255;not null"`
+	ImageURL   string     `gorm:"size:512;not null"`
+	ExpiresAt  *time.Time `gorm:"precision:3"`
+	CreatedAt  time.Time  `gorm:"precision:3;not null"`
+}
+
+func (qrCodeRow) TableName() string { return "qr_codes" }
+
+type qrCodes struct{ db *gorm.DB }
+
+func (s qrCodes) Find(ctx context.Context, merchantID, scene string, permanent bool, validAt time.Time) (*ritual.QRCode, error) {
+	var row qrCodeRow
+	err := s.db.WithContext(ctx).
+		Where("merchant_id = ? AND scene = ? AND permanent = ?", merchantID, scene, permanent).
+		Where("expires_at IS NULL OR expires_at > ?", validAt.UTC()).Take(&row).Error
+	if err != nil {
+		return nil, translate(err, "find QR code")
+	}
+	return &ritual.QRCode{Ticket: row.Ticket, ImageURL: row.ImageURL, ExpiresAt: utcPtr(row.ExpiresAt)}, nil
+}
+
+func (s qrCodes) Save(ctx context.Context, merchantID, scene string, permanent bool, qr ritual.QRCode, now time.Time) error {
+	row := qrCodeRow{MerchantID: merchantID, Scene: scene, Permanent: permanent, Ticket: qr.Ticket, ImageURL: qr.ImageURL,
+		ExpiresAt: utcPtr(qr.ExpiresAt), CreatedAt: now.UTC()}
+	err := s.db.WithContext(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "merchant_id"}, {Name: "scene"}, {Name: "permanent"}},
+		DoUpdates: clause.AssignmentColumns([]string{"ticket", "image_url", "expires_at", "created_at"}),
+	}).Create(&row).Error
+	return translate(err, "save QR code")
+}

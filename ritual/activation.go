@@ -1,0 +1,151 @@
+package ritual
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// SourceGift books the new-member gift pack's points; reference
+// "activation:<member id>".
+const SourceGift = "gift"
+
+func activationRef(member *Member) string { return fmt.Sprintf("activation:%d", member.ID) }
+
+// activationData is what reply templates about activation can use.
+func (c *Club) activationData(m *Merchant, member *Member) map[string]any {
+	return map[string]any{"Method": m.Activation.Method, "Gift": giftSummary(m), "HasPhone": member.Phone != ""}
+}
+
+// giftSummary says what the gift pack holds: "100积分 + 新人茶包（明前龙井试饮装一份）".
+func giftSummary(m *Merchant) string {
+	var parts []string
+	if p := m.Activation.Gift.Points; p > 0 {
+		parts = append(parts, fmt.Sprintf("%d积分", p))
+	}
+	for _, key := range m.Activation.Gift.Coupons {
+		if r, ok := findReward(m.Rewards, key); ok {
+			parts = append(parts, fmt.Sprintf("%s（%s）", r.Name, r.Product))
+		}
+	}
+	return strings.Join(parts, " + ")
+}
+
+var (
+	fourDigits   = regexp.MustCompile(`^\d{4}$`)
+	birthdayText = regexp.MustCompile(`^(?:(\d{4})[-/.年])?(\d{1,2})[-/.月](\d{1,2})日?$`)
+)
+
+// tryActivate handles a text from a member who has not activated yet. It
+// reports false when the text is not an activation attempt, so the
+// conversation goes on as usual.
+func (c *Club) tryActivate(ctx context.Context, tx Repos, m *Merchant, member *Member, text string) (Reply, bool, error) {
+	text = strings.TrimSpace(text)
+	switch m.Activation.Method {
+	case ActivatePhoneLast4:
+		if !fourDigits.MatchString(text) {
+			return Reply{}, false, nil
+		}
+		reply, err := c.checkPhoneLast4(ctx, tx, m, member, text)
+		return reply, true, err
+	case ActivateBirthday:
+		birthday, ok := parseBirthday(text)
+		if !ok {
+			return Reply{}, false, nil
+		}
+		member.Birthday = birthday
+		reply, err := c.activate(ctx, tx, m, member)
+		return reply, true, err
+	}
+	return Reply{}, false, nil
+}
+
+func (c *Club) checkPhoneLast4(ctx context.Context, tx Repos, m *Merchant, member *Member, digits string) (Reply, error) {
+	if member.Phone == "" {
+		return c.render(m, "reply.activate_no_phone", nil)
+	}
+	n, err := tx.Limits().Hit(ctx, "activate:"+m.ID+":"+member.OpenID, time.Hour, c.clock())
+	if err != nil {
+		return Reply{}, err
+	}
+	if n > activationTriesPerHour {
+		return c.render(m, "reply.claim_slow_down", nil)
+	}
+	if !strings.HasSuffix(member.Phone, digits) {
+		return c.render(m, "reply.activate_mismatch", nil)
+	}
+	return c.activate(ctx, tx, m, member)
+}
+
+// parseBirthday reads "1990-05-20", "5月20日", "05/20" into "YYYY-MM-DD"
+// or "MM-DD".
+func parseBirthday(s string) (string, bool) {
+	parts := birthdayText.FindStringSubmatch(s)
+	if parts == nil {
+		return "", false
+	}
+	month, _ := strconv.Atoi(parts[2])
+	day, _ := strconv.Atoi(parts[3])
+	year := 2000 // a leap year, so 02-29 is a birthday
+	if parts[1] != "" {
+		year, _ = strconv.Atoi(parts[1])
+	}
+	t := time.Date(year, time.Month(month), day, 0, 0, 0, 0, time.UTC)
+	if t.Month() != time.Month(month) || t.Day() != day || year < 1900 || year > 2100 {
+		return "", false
+	}
+	if parts[1] == "" {
+		return t.Format("01-02"), true
+	}
+	return t.Format("2006-01-02"), true
+}
+
+// activate turns the member into an activated one and grants the new-member
+// gift pack, once: its points, its coupons and a template message saying so.
+func (c *Club) activate(ctx context.Context, tx Repos, m *Merchant, member *Member) (Reply, error) {
+	if member.Funnel.ActivatedAt != nil {
+		return c.render(m, "reply.already_activated", nil)
+	}
+	now := c.clock()
+	stamp(&member.Funnel.ActivatedAt, now)
+	book := newPointsBook(ctx, tx, m, member, now)
+	if err := book.expireDue(); err != nil {
+		return Reply{}, err
+	}
+	if _, err := book.earn(m.Activation.Gift.Points, SourceGift, activationRef(member), "新会员礼包"); err != nil && err != errAlreadyOnLedger {
+		return Reply{}, err
+	}
+	coupons, err := c.grantGiftCoupons(ctx, tx, m, member)
+	if err != nil {
+		return Reply{}, err
+	}
+	if len(m.Activation.Gift.Coupons) == 0 {
+		stamp(&member.Funnel.BenefitClaimedAt, now) // the gift was points only: claimed on arrival
+	}
+	if _, err := c.settle(ctx, tx, m, member, book, "activation"); err != nil {
+		return Reply{}, err
+	}
+	notice := Notice{Reason: giftSummary(m), Balance: member.Points, At: now}
+	if err := c.enqueue(ctx, tx, m, member, PurposeGiftGranted, "gift:"+activationRef(member), notice, now); err != nil {
+		return Reply{}, err
+	}
+	c.log.InfoContext(ctx, "member activated", "merchant", m.ID, "member", member.ID, "coupons", len(coupons))
+	return c.render(m, "reply.activated", map[string]any{"Gift": giftSummary(m), "Points": member.Points, "Coupons": couponLines(m, coupons)})
+}
+
+// couponLines describes issued coupons for a reply: name, code and window.
+func couponLines(m *Merchant, coupons []*Coupon) []string {
+	var lines []string
+	for _, cp := range coupons {
+		name := cp.RewardKey
+		if r, ok := findReward(m.Rewards, cp.RewardKey); ok {
+			name = r.Name
+		}
+		lines = append(lines, fmt.Sprintf("%s 券码%s，%s至%s可用", name, cp.Code,
+			cp.ValidFrom.In(m.Location()).Format("2006-01-02"), cp.ValidUntil.In(m.Location()).Format("2006-01-02")))
+	}
+	return lines
+}

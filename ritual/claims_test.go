@@ -1,0 +1,248 @@
+package ritual_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wxclub/wxclub/models"
+	"github.com/wxclub/wxclub/models/modelstest"
+	"github.com/wxclub/wxclub/ritual"
+	"github.com/wxclub/wxclub/ritual/ritualtest"
+)
+
+// buyer records an order by phone and returns the recognized member.
+func buyer(t *testing.T, club *ritual.Club, db *models.DB, m *ritual.Merchant, no string, fen int64) *ritual.Member {
+	t.Helper()
+	phone := randomPhone()
+	mustOrder(t, club, m, order(no, phone, fen))
+	member, err := db.Members().ByPhone(context.Background(), m.ID, phone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return member
+}
+
+func scanEvent(clock *ritualtest.Clock, openid, scene string, following bool) ritual.InboundMessage {
+	if following {
+		return ritual.InboundMessage{OpenID: openid, Kind: ritual.KindEvent, Event: ritual.EventScan, EventKey: scene, SentAt: clock.Now()}
+	}
+	return subscribe(clock, openid, scene)
+}
+
+func TestOrderGivesAClaimCode(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		club, m := newClub(t, db, clock)
+		member := buyer(t, club, db, m, "CC1", 10000)
+		if len(member.ClaimCode) != 6 || !strings.ContainsAny(member.ClaimCode, "23456789") {
+			t.Fatalf("claim code %q, want 6 characters with a digit", member.ClaimCode)
+		}
+		if member.Funnel.RecognizedAt == nil || member.State != ritual.StateRecognized {
+			t.Fatalf("member = %+v, want recognized with the stage stamped", member)
+		}
+		// A second order does not change the code.
+		mustOrder(t, club, m, order("CC2", member.Phone, 100))
+		again, _ := db.Members().ByPhone(context.Background(), m.ID, member.Phone)
+		if again.ClaimCode != member.ClaimCode {
+			t.Fatalf("claim code changed from %s to %s", member.ClaimCode, again.ClaimCode)
+		}
+	})
+}
+
+func TestScanningTheCardBindsTheFollower(t *testing.T) {
+	for _, how := range []string{"subscribe", "scan", "text"} {
+		t.Run(how, func(t *testing.T) {
+			clock := &ritualtest.Clock{}
+			modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+				club, m := newClub(t, db, clock)
+				ctx := context.Background()
+				claimed := buyer(t, club, db, m, "SB1", 20000)
+				openid := ritualtest.RandomID("o")
+				var reply string
+				switch how {
+				case "subscribe":
+					reply = mustHandle(t, club, m, scanEvent(clock, openid, "claim:"+claimed.ClaimCode, false))
+				case "scan":
+					mustHandle(t, club, m, subscribe(clock, openid, ""))
+					clock.Advance(time.Second)
+					reply = mustHandle(t, club, m, scanEvent(clock, openid, "claim:"+claimed.ClaimCode, true))
+				case "text":
+					mustHandle(t, club, m, subscribe(clock, openid, ""))
+					reply = mustHandle(t, club, m, text(clock, openid, strings.ToLower(claimed.ClaimCode), 77))
+				}
+				for _, want := range []string{"你已经是", "会员", "礼包", "后4位"} {
+					if !strings.Contains(reply, want) {
+						t.Fatalf("reply %q lacks %q (you are a member, a benefit waits, how to activate)", reply, want)
+					}
+				}
+				bound, err := db.Members().ByOpenID(ctx, m.ID, openid)
+				if err != nil || bound.ID != claimed.ID || bound.Points != 200 || bound.State != ritual.StateFollowing {
+					t.Fatalf("the follower is %+v (%v); want the claimed member, following, with its 200 points", bound, err)
+				}
+				if bound.Funnel.CardScannedAt == nil || bound.Funnel.FollowedAt == nil {
+					t.Fatalf("funnel = %+v, want scanned and followed stamped", bound.Funnel)
+				}
+			})
+		})
+	}
+}
+
+func TestClaimRefusals(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		club, m := newClub(t, db, clock)
+		ctx := context.Background()
+		claimed := buyer(t, club, db, m, "CR1", 20000)
+		first, second := ritualtest.RandomID("o"), ritualtest.RandomID("o")
+		mustHandle(t, club, m, scanEvent(clock, first, "claim:"+claimed.ClaimCode, false))
+
+		// Another WeChat user with the same code binds nothing.
+		clock.Advance(time.Second)
+		if got := mustHandle(t, club, m, scanEvent(clock, second, "claim:"+claimed.ClaimCode, false)); !strings.Contains(got, "另一个微信号") {
+			t.Fatalf("second user's scan = %q, want the code-taken reply", got)
+		}
+		if m2, _ := db.Members().ByOpenID(ctx, m.ID, second); m2.ID == claimed.ID || m2.Points != 0 {
+			t.Fatalf("the second user got the member: %+v", m2)
+		}
+		// An unknown code gets a clear reply.
+		if got := mustHandle(t, club, m, text(clock, second, "ZZ22ZZ", 1)); !strings.Contains(got, "没有找到会员码") {
+			t.Fatalf("unknown code = %q", got)
+		}
+		// Guessing is rate-limited per sender: after five tries even a right code waits.
+		for i := range 4 {
+			mustHandle(t, club, m, text(clock, second, fmt.Sprintf("ZZ%d2ZZ", i+3), int64(10+i)))
+		}
+		other := buyer(t, club, db, m, "CR2", 100)
+		if got := mustHandle(t, club, m, text(clock, second, other.ClaimCode, 99)); !strings.Contains(got, "一小时后再试") {
+			t.Fatalf("sixth try = %q, want slow down", got)
+		}
+		if unbound, _ := db.Members().ByClaimCode(ctx, m.ID, other.ClaimCode); unbound.OpenID != "" {
+			t.Fatal("a rate-limited try bound a member")
+		}
+		clock.Advance(time.Hour)
+		if got := mustHandle(t, club, m, text(clock, second, other.ClaimCode, 100)); !strings.Contains(got, "你已经是") {
+			t.Fatalf("an hour later = %q, want the claim to work", got)
+		}
+	})
+}
+
+func TestActivationGrantsTheGiftOnce(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		club, m := newClub(t, db, clock)
+		ctx := context.Background()
+		claimed := buyer(t, club, db, m, "AG1", 20000)
+		openid := ritualtest.RandomID("o")
+		mustHandle(t, club, m, scanEvent(clock, openid, "claim:"+claimed.ClaimCode, false))
+
+		if got := mustHandle(t, club, m, text(clock, openid, "0000", 1)); !strings.Contains(got, "不对") {
+			t.Fatalf("wrong digits = %q", got)
+		}
+		got := mustHandle(t, club, m, text(clock, openid, claimed.Phone[7:], 2))
+		for _, want := range []string{"激活成功", "100积分", "新人茶包", "券码", "300 积分"} {
+			if !strings.Contains(got, want) {
+				t.Fatalf("activation reply lacks %q:\n%s", want, got)
+			}
+		}
+		if got := mustHandle(t, club, m, text(clock, openid, claimed.Phone[7:], 3)); !strings.Contains(got, "已经激活") && !strings.Contains(got, "收到") {
+			t.Fatalf("activating again = %q", got)
+		}
+		member, _ := db.Members().ByOpenID(ctx, m.ID, openid)
+		if member.Points != 300 || member.Funnel.ActivatedAt == nil {
+			t.Fatalf("after activation: %d points, activated %v; want 300 (the gift once)", member.Points, member.Funnel.ActivatedAt)
+		}
+		coupons, err := club.Coupons(ctx, m, openid)
+		if err != nil || len(coupons) != 1 || coupons[0].RewardKey != "welcome-tea" {
+			t.Fatalf("coupons = %+v, %v; want the gift pack's tea", coupons, err)
+		}
+		purposes := map[string]int{}
+		msgs, _ := db.Outbox().ForMember(ctx, member.ID, 50)
+		for _, msg := range msgs {
+			purposes[msg.Purpose]++
+		}
+		if purposes[ritual.PurposeGiftGranted] != 1 {
+			t.Fatalf("outbox purposes %v, want one gift_granted message", purposes)
+		}
+		checkBalanced(t, db, m)
+	})
+}
+
+func TestBirthdayActivation(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		club := ritual.NewClub(db, ritual.ClubOptions{Clock: clock.Now})
+		m := ritualtest.Merchant(ritual.ModeCompatible)
+		m.Activation.Method = ritual.ActivateBirthday
+		if _, err := club.SeedMerchant(context.Background(), m, "key-"+m.ID); err != nil {
+			t.Fatal(err)
+		}
+		openid := ritualtest.RandomID("o")
+		mustHandle(t, club, m, subscribe(clock, openid, ""))
+		if got := mustHandle(t, club, m, text(clock, openid, "2月30日", 1)); strings.Contains(got, "激活成功") {
+			t.Fatal("an impossible birthday activated")
+		}
+		if got := mustHandle(t, club, m, text(clock, openid, "5月20日", 2)); !strings.Contains(got, "激活成功") {
+			t.Fatalf("birthday = %q, want activation", got)
+		}
+		member, _ := db.Members().ByOpenID(context.Background(), m.ID, openid)
+		if member.Birthday != "05-20" {
+			t.Fatalf("birthday stored as %q, want 05-20", member.Birthday)
+		}
+	})
+}
+
+func TestFunnel(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		club, m := newClub(t, db, clock)
+		ctx := context.Background()
+		start := clock.Now()
+		// Four buyers: all recognized; three scan (an hour later); two
+		// activate (two hours after scanning); one orders again.
+		var members []*ritual.Member
+		for i := range 4 {
+			members = append(members, buyer(t, club, db, m, fmt.Sprintf("FN%d", i), 10000))
+		}
+		clock.Advance(time.Hour)
+		openids := make([]string, 4)
+		for i := range 3 {
+			openids[i] = ritualtest.RandomID("o")
+			mustHandle(t, club, m, scanEvent(clock, openids[i], "claim:"+members[i].ClaimCode, false))
+		}
+		clock.Advance(2 * time.Hour)
+		for i := range 2 {
+			mustHandle(t, club, m, text(clock, openids[i], members[i].Phone[7:], int64(i+1)))
+		}
+		clock.Advance(24 * time.Hour)
+		mustOrder(t, club, m, ritual.OrderInput{OrderNo: "FN-again", OpenID: openids[0], AmountFen: 100})
+		coupons, _ := club.Coupons(ctx, m, openids[0])
+		if _, err := club.UseCoupon(ctx, m, coupons[0].Code); err != nil {
+			t.Fatal(err)
+		}
+
+		report, err := club.Funnel(ctx, m, start.Add(-time.Minute), clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]int{"recognized": 4, "card_scanned": 3, "followed": 3, "activated": 2, "benefit_claimed": 1, "first_repeat_order": 1}
+		for _, s := range report.Stages {
+			if s.Members != want[s.Stage] {
+				t.Errorf("%s: %d members, want %d", s.Stage, s.Members, want[s.Stage])
+			}
+		}
+		scanned, activated := report.Stages[1], report.Stages[3]
+		if scanned.Conversion == nil || *scanned.Conversion != 0.75 || scanned.MedianSeconds == nil || *scanned.MedianSeconds != 3600 {
+			t.Fatalf("card_scanned = %+v, want 75%% after a median hour", scanned)
+		}
+		if *activated.MedianSeconds != 7200 {
+			t.Fatalf("activated median %v s, want 7200", *activated.MedianSeconds)
+		}
+		empty, _ := club.Funnel(ctx, m, start.Add(-48*time.Hour), start.Add(-24*time.Hour))
+		if empty.Stages[0].Members != 0 || empty.Stages[1].Conversion != nil {
+			t.Fatalf("an empty window = %+v", empty.Stages[:2])
+		}
+	})
+}

@@ -1,0 +1,517 @@
+package ritual
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// SourceRedemption books the points a redemption spends; reference: the
+// redemption number.
+const SourceRedemption = "redemption"
+
+// Redemption is a reward bought with points: the coupon it issued, what it
+// cost and the member after paying.
+type Redemption struct {
+	RedemptionNo string     `json:"redemption_no"`
+	Reward       Reward     `json:"reward"`
+	Coupon       CouponView `json:"coupon"`
+	PointsSpent  int64      `json:"points_spent"`
+	Member       MemberView `json:"member"`
+}
+
+// CouponView is a coupon as a shop or a member sees it: what it buys and the
+// exact window in which it can be used.
+type CouponView struct {
+	Code       string     `json:"code"`
+	Reward     string     `json:"reward"` // the reward's key
+	Name       string     `json:"name"`
+	Product    string     `json:"product"`
+	ValueFen   int64      `json:"value_fen"`
+	Source     string     `json:"source"`
+	IssuedAt   time.Time  `json:"issued_at"`
+	ValidFrom  time.Time  `json:"valid_from"`
+	ValidUntil time.Time  `json:"valid_until"` // the first instant it can no longer be used
+	UsedAt     *time.Time `json:"used_at"`
+}
+
+// CouponView describes cp with the merchant's reward; a reward the merchant
+// has since removed is shown by its key.
+func (m *Merchant) CouponView(cp *Coupon) CouponView {
+	r, ok := findReward(m.Rewards, cp.RewardKey)
+	if !ok {
+		r = Reward{Key: cp.RewardKey, Name: cp.RewardKey}
+	}
+	return CouponView{
+		Code: cp.Code, Reward: cp.RewardKey, Name: r.Name, Product: r.Product, ValueFen: r.ValueFen,
+		Source: cp.Source, IssuedAt: cp.IssuedAt, ValidFrom: cp.ValidFrom, ValidUntil: cp.ValidUntil, UsedAt: cp.UsedAt,
+	}
+}
+
+var redemptionNoPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// errCouponIssued says the coupon of a (source, reference, reward) exists.
+var errCouponIssued = errors.New("ritual: coupon issued before")
+
+// Redeem buys a reward (by key or name) with the member's points and issues
+// its coupon, in one transaction: points spent, stock taken, coupon issued,
+// the member told (points_changed and coupon_issued) — or, when the reward
+// is unknown (ENOTFOUND), gift-only, over the member's limit, sold out or too
+// dear (EINVALID, with a message a shopper understands), nothing at all.
+// redemptionNo is the caller's idempotency key: a repeat gets the first
+// redemption and created=false, with the member as they are now; the same
+// number for another reward or member is ECONFLICT naming redemption_no.
+func (c *Club) Redeem(ctx context.Context, m *Merchant, openidOrPhone, reward, redemptionNo string) (*Redemption, bool, error) {
+	if !redemptionNoPattern.MatchString(redemptionNo) {
+		return nil, false, FieldErrorf("redemption_no", "is required: 1-64 letters, digits, '-' or '_'")
+	}
+	if strings.TrimSpace(reward) == "" {
+		return nil, false, FieldErrorf("reward", "is required: the key or name of a reward")
+	}
+	var out redeemed
+	err := c.store.Atomic(ctx, func(tx Repos) error {
+		member, err := c.findMember(ctx, tx, m, openidOrPhone)
+		if err != nil {
+			return err
+		}
+		var refused *Error
+		out, refused, err = c.redeem(ctx, tx, m, member, reward, redemptionNo)
+		if err == nil && refused != nil {
+			err = refused
+		}
+		return err
+	})
+	if errors.Is(err, errAlreadyOnLedger) || errors.Is(err, errCouponIssued) {
+		// A concurrent request with the same number committed first.
+		r, err := c.previousRedemption(ctx, c.store, m, openidOrPhone, reward, redemptionNo)
+		return r, false, err
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if !out.repeat {
+		c.observeBook(m, out.book)
+	}
+	return out.redemption, !out.repeat, nil
+}
+
+// redeemed is what the redemption core did.
+type redeemed struct {
+	redemption *Redemption
+	book       *pointsBook // nil for a repeat
+	repeat     bool
+}
+
+// redeem is the redemption core, run inside tx with member locked. It checks
+// everything before it writes anything: a refusal comes back as refused
+// with tx untouched, so a caller whose transaction carries other work (the
+// chat's delivery record) can still commit it. Stock is taken as the first
+// write, so a sold-out race leaves nothing behind either.
+func (c *Club) redeem(ctx context.Context, tx Repos, m *Merchant, member *Member, rewardArg, no string) (out redeemed, refused *Error, err error) {
+	prev, err := tx.Coupons().ByReference(ctx, m.ID, CouponFromRedemption, no)
+	if err != nil {
+		return out, nil, err
+	}
+	if len(prev) > 0 {
+		r, err := c.redemptionAnswer(ctx, tx, m, member, rewardArg, no, prev[0])
+		return redeemed{redemption: r, repeat: true}, nil, err
+	}
+	reward, ok := findReward(m.Rewards, strings.TrimSpace(rewardArg))
+	if !ok {
+		return out, &Error{Code: ENOTFOUND, Field: "reward", Message: fmt.Sprintf("没有「%s」这个兑换项", strings.TrimSpace(rewardArg))}, nil
+	}
+	if reward.PointsPrice <= 0 {
+		return out, &Error{Code: EINVALID, Field: "reward", Message: fmt.Sprintf("「%s」是赠品，不能用积分兑换", reward.Name)}, nil
+	}
+	now := c.clock()
+	if refused, err = c.checkRedeemable(ctx, tx, m, member, reward, now); refused != nil || err != nil {
+		return out, refused, err
+	}
+	if took, err := tx.Coupons().TakeStock(ctx, m.ID, reward.Key, reward.Stock); err != nil {
+		return out, nil, err
+	} else if !took {
+		return out, soldOut(reward), nil // taken by a concurrent redemption since the check
+	}
+	book := newPointsBook(ctx, tx, m, member, now)
+	if err := book.expireDue(); err != nil {
+		return out, nil, err
+	}
+	if _, err := book.spend(reward.PointsPrice, SourceRedemption, no, fmt.Sprintf("兑换「%s」", reward.Name)); err != nil {
+		return out, nil, err
+	}
+	cp, err := c.issueCoupon(ctx, tx, m, member, reward, CouponFromRedemption, no, now)
+	if err != nil {
+		return out, nil, err
+	}
+	view, err := c.settle(ctx, tx, m, member, book, "redemption:"+no)
+	if err != nil {
+		return out, nil, err
+	}
+	// The template message has two lines to say it all: the product, and
+	// (as its time) the end of the window, which opens as it arrives.
+	notice := Notice{Reason: reward.Product, Balance: member.Points, At: cp.ValidUntil}
+	if err := c.enqueue(ctx, tx, m, member, PurposeCouponIssued, "coupon:"+cp.Code, notice, now); err != nil {
+		return out, nil, err
+	}
+	c.log.InfoContext(ctx, "reward redeemed", "merchant", m.ID, "member", member.ID, "reward", reward.Key, "points", reward.PointsPrice)
+	r := &Redemption{RedemptionNo: no, Reward: reward, Coupon: m.CouponView(cp), PointsSpent: reward.PointsPrice, Member: view}
+	return redeemed{redemption: r, book: book}, nil, nil
+}
+
+// checkRedeemable refuses a redemption the member's limit, points or the
+// stock do not allow, without writing anything. Points due to expire by now
+// do not count: the redemption expires them before it spends.
+func (c *Club) checkRedeemable(ctx context.Context, tx Repos, m *Merchant, member *Member, reward Reward, now time.Time) (*Error, error) {
+	if reward.PerMemberLimit > 0 {
+		n, err := tx.Coupons().CountForMember(ctx, member.ID, reward.Key)
+		if err != nil {
+			return nil, err
+		}
+		if n >= reward.PerMemberLimit {
+			return Errorf(EINVALID, "「%s」每人限兑%d张，你已经有%d张了", reward.Name, reward.PerMemberLimit, n), nil
+		}
+	}
+	points, err := spendablePoints(ctx, tx, member, now)
+	if err != nil {
+		return nil, err
+	}
+	if points < reward.PointsPrice {
+		return Errorf(EINVALID, "积分不够，「%s」需要%d积分，你现在有%d积分，还差%d", reward.Name, reward.PointsPrice, points, reward.PointsPrice-points), nil
+	}
+	left, err := tx.Coupons().Remaining(ctx, m.ID, reward.Key, reward.Stock)
+	if err != nil {
+		return nil, err
+	}
+	if left <= 0 {
+		return soldOut(reward), nil
+	}
+	return nil, nil
+}
+
+func soldOut(r Reward) *Error {
+	return Errorf(EINVALID, "「%s」已经兑完了，下次早点来哦", r.Name)
+}
+
+// spendablePoints is the member's balance less the points due to expire
+// by now, read without expiring them.
+func spendablePoints(ctx context.Context, tx Repos, member *Member, now time.Time) (int64, error) {
+	lots, err := tx.Ledger().OpenLots(ctx, member.ID)
+	if err != nil {
+		return 0, err
+	}
+	points := member.Points
+	for _, lot := range lots {
+		if !lot.ExpiresAt.After(now) {
+			points -= lot.Remaining
+		}
+	}
+	return max(points, 0), nil
+}
+
+// redemptionAnswer rebuilds the answer of a redemption made before from
+// its coupon and ledger entry, or refuses a number reused for another
+// reward or member.
+func (c *Club) redemptionAnswer(ctx context.Context, repos Repos, m *Merchant, member *Member, rewardArg, no string, cp *Coupon) (*Redemption, error) {
+	rewardArg = strings.TrimSpace(rewardArg)
+	reward, known := findReward(m.Rewards, cp.RewardKey)
+	switch {
+	case cp.MemberID != member.ID:
+		return nil, &Error{Code: ECONFLICT, Field: "redemption_no", Message: fmt.Sprintf("redemption %s was made before by another member", no)}
+	case rewardArg != cp.RewardKey && (!known || rewardArg != reward.Name):
+		return nil, &Error{Code: ECONFLICT, Field: "redemption_no", Message: fmt.Sprintf("redemption %s was made before for another reward (%s)", no, cp.RewardKey)}
+	case !known:
+		reward = Reward{Key: cp.RewardKey, Name: cp.RewardKey}
+	}
+	entry, err := repos.Ledger().ByReference(ctx, m.ID, SourceRedemption, no)
+	if err != nil {
+		return nil, err
+	}
+	stats, err := c.periodStats(ctx, repos, m, member.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &Redemption{RedemptionNo: no, Reward: reward, Coupon: m.CouponView(cp), PointsSpent: -entry.Delta, Member: m.view(member, stats)}, nil
+}
+
+// previousRedemption answers a repeat that lost the race to the first
+// request, from what the first committed.
+func (c *Club) previousRedemption(ctx context.Context, repos Repos, m *Merchant, openidOrPhone, rewardArg, no string) (*Redemption, error) {
+	prev, err := repos.Coupons().ByReference(ctx, m.ID, CouponFromRedemption, no)
+	if err != nil {
+		return nil, err
+	}
+	if len(prev) == 0 {
+		return nil, &Error{Code: ECONFLICT, Field: "redemption_no", Message: fmt.Sprintf("%s was used before for another points change", no)}
+	}
+	member, err := c.findMember(ctx, repos, m, openidOrPhone)
+	if err != nil {
+		return nil, err
+	}
+	return c.redemptionAnswer(ctx, repos, m, member, rewardArg, no, prev[0])
+}
+
+// issueCoupon issues reward's coupon to member under (source, ref), valid
+// for the reward's valid_days from now. The window starts on the minute, so
+// the window a member is told ("2026-11-24 10:00 至 2026-12-24 10:00") is
+// exactly the one the till applies. It returns errCouponIssued if the
+// coupon of (source, ref, reward) exists.
+func (c *Club) issueCoupon(ctx context.Context, tx Repos, m *Merchant, member *Member, reward Reward, source, ref string, now time.Time) (*Coupon, error) {
+	from := now.Truncate(time.Minute)
+	cp := &Coupon{
+		MerchantID: m.ID, MemberID: member.ID, RewardKey: reward.Key, Source: source, Reference: ref,
+		IssuedAt: now, ValidFrom: from, ValidUntil: from.In(m.Location()).AddDate(0, 0, reward.ValidDays).UTC(),
+	}
+	for attempt := 1; ; attempt++ {
+		cp.Code = newCouponCode()
+		err := tx.Coupons().Issue(ctx, cp)
+		if ErrorCode(err) != ECONFLICT {
+			if err != nil {
+				return nil, err
+			}
+			return cp, nil
+		}
+		// Either this reference has its coupon, or (once in 10^14) the
+		// code was taken: tell which.
+		issued, lookErr := tx.Coupons().ByReference(ctx, m.ID, source, ref)
+		if lookErr != nil {
+			return nil, lookErr
+		}
+		for _, prev := range issued {
+			if prev.RewardKey == reward.Key {
+				return nil, errCouponIssued
+			}
+		}
+		if attempt == 3 {
+			return nil, err
+		}
+	}
+}
+
+// couponCodeAlphabet leaves out 0/O and 1/I/L: codes are read aloud at the
+// till and typed from a phone screen.
+const couponCodeAlphabet = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+const couponCodeLen = 10
+
+// newCouponCode returns couponCodeLen characters drawn uniformly from
+// couponCodeAlphabet: 31^10 ≈ 8×10^14 codes, too many to guess one.
+func newCouponCode() string {
+	const limit = 256 - 256%len(couponCodeAlphabet) // reject bytes that would bias the draw
+	code := make([]byte, 0, couponCodeLen)
+	buf := make([]byte, 2*couponCodeLen)
+	for len(code) < couponCodeLen {
+		_, _ = rand.Read(buf)
+		for _, b := range buf {
+			if int(b) < limit && len(code) < couponCodeLen {
+				code = append(code, couponCodeAlphabet[int(b)%len(couponCodeAlphabet)])
+			}
+		}
+	}
+	return string(code)
+}
+
+// grantGiftCoupons issues the member one coupon of each reward in the
+// merchant's new-member gift pack, under reference activation:<member id>.
+// It is idempotent: a reward granted before is not granted again. A reward
+// out of stock is skipped and logged; activation does not fail for it. It
+// returns every coupon the member holds from the gift pack, in the pack's
+// order. Call it with member locked, inside the activation's transaction.
+func (c *Club) grantGiftCoupons(ctx context.Context, tx Repos, m *Merchant, member *Member) ([]*Coupon, error) {
+	ref := activationRef(member)
+	held, err := tx.Coupons().ByReference(ctx, m.ID, CouponFromGift, ref)
+	if err != nil {
+		return nil, err
+	}
+	byKey := map[string]*Coupon{}
+	for _, cp := range held {
+		byKey[cp.RewardKey] = cp
+	}
+	now := c.clock()
+	var out []*Coupon
+	for _, key := range m.Activation.Gift.Coupons {
+		if cp, ok := byKey[key]; ok {
+			out = append(out, cp)
+			continue
+		}
+		reward, ok := findReward(m.Rewards, key)
+		if !ok {
+			c.log.WarnContext(ctx, "gift coupon skipped: no such reward", "merchant", m.ID, "member", member.ID, "reward", key)
+			continue
+		}
+		if took, err := tx.Coupons().TakeStock(ctx, m.ID, key, reward.Stock); err != nil {
+			return nil, err
+		} else if !took {
+			c.log.WarnContext(ctx, "gift coupon skipped: out of stock", "merchant", m.ID, "member", member.ID, "reward", key)
+			continue
+		}
+		cp, err := c.issueCoupon(ctx, tx, m, member, reward, CouponFromGift, ref, now)
+		if errors.Is(err, errCouponIssued) {
+			// Granted by a transaction that did not hold the member's lock:
+			// fail, so this one's stock comes back with the rollback.
+			return nil, Errorf(ECONFLICT, "the gift coupon %s was granted concurrently", key)
+		} else if err != nil {
+			return nil, err
+		}
+		byKey[key] = cp
+		out = append(out, cp)
+	}
+	return out, nil
+}
+
+// Coupons returns the member's coupons, newest first.
+func (c *Club) Coupons(ctx context.Context, m *Merchant, openidOrPhone string) ([]*Coupon, error) {
+	member, err := c.findMember(ctx, c.store, m, openidOrPhone)
+	if err != nil {
+		return nil, err
+	}
+	return c.store.Coupons().ForMember(ctx, member.ID)
+}
+
+// UseCoupon marks the coupon with code used, once: ENOTFOUND for a code the
+// merchant never issued, ECONFLICT (saying when) if it was used before,
+// EINVALID (saying the window) outside its window. Using the new-member
+// gift is the funnel's "benefit claimed" stage.
+func (c *Club) UseCoupon(ctx context.Context, m *Merchant, code string) (*Coupon, error) {
+	code = strings.ToUpper(strings.TrimSpace(code))
+	if code == "" {
+		return nil, FieldErrorf("code", "is required")
+	}
+	var cp *Coupon
+	err := c.store.Atomic(ctx, func(tx Repos) error {
+		var err error
+		cp, err = tx.Coupons().ByCode(ctx, m.ID, code)
+		if ErrorCode(err) == ENOTFOUND {
+			return Errorf(ENOTFOUND, "没有券码为%s的优惠券", code)
+		} else if err != nil {
+			return err
+		}
+		now := c.clock()
+		window := fmt.Sprintf("使用时间%s至%s", m.couponTime(cp.ValidFrom), m.couponTime(cp.ValidUntil))
+		switch {
+		case cp.UsedAt != nil:
+			return Errorf(ECONFLICT, "券码%s已在%s使用过", code, m.couponTime(*cp.UsedAt))
+		case now.Before(cp.ValidFrom):
+			return Errorf(EINVALID, "券码%s还不能使用（%s）", code, window)
+		case !now.Before(cp.ValidUntil):
+			return Errorf(EINVALID, "券码%s已过期（%s）", code, window)
+		}
+		cp.UsedAt = &now
+		if err := tx.Coupons().MarkUsed(ctx, cp); err != nil {
+			return err
+		}
+		if cp.Source != CouponFromGift {
+			return nil
+		}
+		member, err := tx.Members().ByID(ctx, cp.MemberID)
+		if err != nil {
+			return err
+		}
+		if member.Funnel.BenefitClaimedAt != nil {
+			return nil
+		}
+		stamp(&member.Funnel.BenefitClaimedAt, now)
+		return tx.Members().Update(ctx, member)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return cp, nil
+}
+
+// couponTime shows a coupon's time in the merchant's zone, to the minute.
+func (m *Merchant) couponTime(t time.Time) string {
+	return t.In(m.Location()).Format("2006-01-02 15:04")
+}
+
+// RedeemInChat answers 兑换 (arg empty: what can I redeem?) and 兑换 <name>
+// (redeem it) inside the delivery's transaction, with member locked. A
+// refusal is a reply, not an error, and writes nothing, so the delivery's
+// record still commits and a repeat delivery gets the same reply.
+func (c *Club) RedeemInChat(ctx context.Context, tx Repos, m *Merchant, member *Member, msg InboundMessage, arg string) (Reply, error) {
+	arg = strings.TrimSpace(arg)
+	if arg == "" {
+		return c.rewardsReply(ctx, tx, m, member)
+	}
+	no := "chat-" + msg.DedupeKey()[:24]
+	out, refused, err := c.redeem(ctx, tx, m, member, arg, no)
+	if err != nil {
+		return Reply{}, err
+	}
+	if refused != nil {
+		return c.couponReply("reply.redeem_refused", redeemRefusedData{Merchant: m.Name, Reward: arg, Reason: refused.Message})
+	}
+	r := out.redemption
+	c.observeBook(m, out.book) // counted before commit: the delivery's transaction is the caller's
+	return c.couponReply("reply.redeemed", redeemedData{
+		Merchant: m.Name, Name: r.Reward.Name, Product: r.Reward.Product, Code: r.Coupon.Code,
+		From: m.couponTime(r.Coupon.ValidFrom), Until: m.couponTime(r.Coupon.ValidUntil),
+		PointsSpent: r.PointsSpent, Points: r.Member.Points,
+	})
+}
+
+// rewardLine is one reward in the 兑换 list.
+type rewardLine struct {
+	Name, Product string
+	PointsPrice   int64
+	Left          int64
+	Short         int64 // points still missing; 0 when affordable
+	SoldOut       bool
+	LimitReached  bool
+}
+
+type rewardsData struct {
+	Merchant string
+	Points   int64
+	Rewards  []rewardLine
+}
+
+type redeemedData struct {
+	Merchant, Name, Product, Code, From, Until string
+	PointsSpent, Points                        int64
+}
+
+type redeemRefusedData struct {
+	Merchant, Reward, Reason string
+}
+
+// rewardsReply lists the rewards that can be bought with points: price,
+// stock left, and whether this member can have one now.
+func (c *Club) rewardsReply(ctx context.Context, tx Repos, m *Merchant, member *Member) (Reply, error) {
+	points, err := spendablePoints(ctx, tx, member, c.clock())
+	if err != nil {
+		return Reply{}, err
+	}
+	data := rewardsData{Merchant: m.Name, Points: points}
+	for _, r := range m.Rewards {
+		if r.PointsPrice <= 0 {
+			continue
+		}
+		left, err := tx.Coupons().Remaining(ctx, m.ID, r.Key, r.Stock)
+		if err != nil {
+			return Reply{}, err
+		}
+		line := rewardLine{Name: r.Name, Product: r.Product, PointsPrice: r.PointsPrice, Left: max(left, 0),
+			Short: max(r.PointsPrice-points, 0), SoldOut: left <= 0}
+		if r.PerMemberLimit > 0 {
+			n, err := tx.Coupons().CountForMember(ctx, member.ID, r.Key)
+			if err != nil {
+				return Reply{}, err
+			}
+			line.LimitReached = n >= r.PerMemberLimit
+		}
+		data.Rewards = append(data.Rewards, line)
+	}
+	return c.couponReply("reply.rewards", data)
+}
+
+func (c *Club) couponReply(name string, data any) (Reply, error) {
+	text, err := c.texts.Render(name, data)
+	if err != nil {
+		return Reply{}, fmt.Errorf("ritual: reply %s: %w", name, err)
+	}
+	return Reply{Text: text}, nil
+}

@@ -1,0 +1,170 @@
+package ritual
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Referral ledger sources; reference: "order:<the referee's first order>".
+const (
+	SourceReferral         = "referral"
+	SourceReferralReversal = "referral_reversal"
+)
+
+const referralCodeLen = 8
+
+// invite answers 邀请: an activated member gets their personal QR code
+// (scene ref:<code>) and the rule in plain words.
+func (c *Club) invite(ctx context.Context, tx Repos, m *Merchant, member *Member) (Reply, error) {
+	if member.Funnel.ActivatedAt == nil {
+		return c.render(m, "reply.invite_activate_first", c.activationData(m, member))
+	}
+	if member.ReferralCode == "" {
+		var err error
+		for range 5 {
+			member.ReferralCode = newCode(referralCodeLen)
+			if err = tx.Members().Update(ctx, member); ErrorCode(err) != ECONFLICT {
+				break
+			}
+		}
+		if err != nil {
+			return Reply{}, err
+		}
+	}
+	return c.render(m, "reply.invite", map[string]any{
+		"Link": c.qrLink(m, "ref:"+member.ReferralCode), "Points": m.Referral.Points, "Cap": m.Referral.MonthlyCap,
+	})
+}
+
+// referredBy binds a brand-new follower to the member whose invitation QR
+// they followed through. Only a new member counts (someone who followed or
+// bought before was not brought by anyone), nobody refers themselves, and
+// the first referrer wins.
+func (c *Club) referredBy(ctx context.Context, tx Repos, m *Merchant, member *Member, code string) error {
+	if member.ReferredBy != 0 {
+		return nil
+	}
+	referrer, err := tx.Members().ByReferralCode(ctx, m.ID, code)
+	if ErrorCode(err) == ENOTFOUND || (err == nil && referrer.ID == member.ID) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	member.ReferredBy = referrer.ID
+	return tx.Members().Update(ctx, member)
+}
+
+// rewardReferrer pays the referrer when their referee's first paid order
+// lands, within the monthly cap. Called with the referee locked; the
+// referrer is locked after (referrals form a tree, so locks never cycle).
+func (c *Club) rewardReferrer(ctx context.Context, tx Repos, m *Merchant, referee *Member, order *Order) (*pointsBook, error) {
+	if referee.ReferredBy == 0 || m.Referral.Points <= 0 {
+		return nil, nil
+	}
+	if n, err := tx.Orders().CountForMember(ctx, referee.ID); err != nil || n != 1 {
+		return nil, err // only the first order counts
+	}
+	referrer, err := tx.Members().ByID(ctx, referee.ReferredBy)
+	if err != nil {
+		return nil, err
+	}
+	if m.Referral.MonthlyCap > 0 {
+		n, err := tx.Ledger().CountSince(ctx, referrer.ID, SourceReferral, monthStart(c.clock(), m.Location()))
+		if err != nil || n >= m.Referral.MonthlyCap {
+			return nil, err
+		}
+	}
+	book := newPointsBook(ctx, tx, m, referrer, c.clock())
+	if err := book.expireDue(); err != nil {
+		return nil, err
+	}
+	reason := fmt.Sprintf("邀请好友首单奖励（订单%s）", shortRef(order.OrderNo))
+	if _, err := book.earn(m.Referral.Points, SourceReferral, "order:"+order.OrderNo, reason); err != nil {
+		if errors.Is(err, errAlreadyOnLedger) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	_, err = c.settle(ctx, tx, m, referrer, book, "referral:"+order.OrderNo)
+	return book, err
+}
+
+// reverseReferral takes the referral reward back when the order that earned
+// it is refunded in full.
+func (c *Club) reverseReferral(ctx context.Context, tx Repos, m *Merchant, order *Order) (*pointsBook, error) {
+	if order.RefundedFen < order.AmountFen {
+		return nil, nil
+	}
+	reward, err := tx.Ledger().ByReference(ctx, m.ID, SourceReferral, "order:"+order.OrderNo)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	referrer, err := tx.Members().ByID(ctx, reward.MemberID)
+	if err != nil {
+		return nil, err
+	}
+	book := newPointsBook(ctx, tx, m, referrer, c.clock())
+	if err := book.expireDue(); err != nil {
+		return nil, err
+	}
+	reason := fmt.Sprintf("好友订单%s全额退款，收回邀请奖励", shortRef(order.OrderNo))
+	if _, err := book.takeBack(reward.Delta, "order:"+order.OrderNo, SourceReferralReversal, "order:"+order.OrderNo, reason); err != nil {
+		if errors.Is(err, errAlreadyOnLedger) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	_, err = c.settle(ctx, tx, m, referrer, book, "referral_reversal:"+order.OrderNo)
+	return book, err
+}
+
+// monthStart is the first moment of now's month in loc.
+func monthStart(now time.Time, loc *time.Location) time.Time {
+	t := now.In(loc)
+	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, loc)
+}
+
+// ReferralBoard ranks the merchant's referrers in a month.
+type ReferralBoard struct {
+	Month string          `json:"month"`
+	Rows  []ReferralPlace `json:"referrers"`
+}
+
+// ReferralPlace is one referrer's place: rewarded referrals net of
+// reversals, and the points they earned. Ties keep the earlier member first.
+type ReferralPlace struct {
+	Rank      int    `json:"rank"`
+	OpenID    string `json:"openid"`
+	Referrals int    `json:"referrals"`
+	Points    int64  `json:"points"`
+}
+
+// Referrals ranks referrers for month ("2006-01", in the merchant's time
+// zone; "" for the current month).
+func (c *Club) Referrals(ctx context.Context, m *Merchant, month string, limit int) (ReferralBoard, error) {
+	loc := m.Location()
+	start := monthStart(c.clock(), loc)
+	if month != "" {
+		t, err := time.ParseInLocation("2006-01", month, loc)
+		if err != nil {
+			return ReferralBoard{}, FieldErrorf("month", "must look like 2026-11, got %q", month)
+		}
+		start = t
+	}
+	if limit < 1 || limit > 100 {
+		return ReferralBoard{}, FieldErrorf("limit", "must be between 1 and 100")
+	}
+	rows, err := c.store.Ledger().Board(ctx, m.ID, SourceReferral, []string{SourceReferral, SourceReferralReversal}, start, start.AddDate(0, 1, 0), limit)
+	if err != nil {
+		return ReferralBoard{}, err
+	}
+	board := ReferralBoard{Month: start.Format("2006-01"), Rows: []ReferralPlace{}}
+	for i, r := range rows {
+		board.Rows = append(board.Rows, ReferralPlace{Rank: i + 1, OpenID: r.OpenID, Referrals: r.Count, Points: r.Points})
+	}
+	return board, nil
+}
