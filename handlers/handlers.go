@@ -34,6 +34,8 @@ type Club interface {
 	Funnel(ctx context.Context, m *ritual.Merchant, from, to time.Time) (ritual.FunnelReport, error)
 	Referrals(ctx context.Context, m *ritual.Merchant, month string, limit int) (ritual.ReferralBoard, error)
 	QRImage(ctx context.Context, merchantID, scene string) (string, error)
+	Ceremonies(ctx context.Context, m *ritual.Merchant, status string, limit int) ([]ritual.CeremonyView, error)
+	GrantCeremony(ctx context.Context, m *ritual.Merchant, id int64) (ritual.CeremonyView, error)
 }
 
 var _ Club = (*ritual.Club)(nil)
@@ -96,6 +98,8 @@ func New(opts Options) http.Handler {
 	api.GET("/members/:openid/card", s.getCard)
 	api.GET("/funnel", s.getFunnel)
 	api.GET("/referrals/leaderboard", s.getReferralBoard)
+	api.GET("/ceremonies", s.getCeremonies)
+	api.POST("/ceremonies/:id/grant", s.postCeremonyGrant)
 	r.GET("/qr/:merchant/:scene", s.getQR)
 
 	if opts.Emulator != nil {

@@ -221,18 +221,20 @@ type repos struct {
 	driver string
 }
 
-func (r repos) Merchants() ritual.Merchants { return merchants{r.db} }
-func (r repos) Members() ritual.Members     { return members{r.db} }
-func (r repos) Inbound() ritual.InboundLog  { return inboundLog{r.db} }
-func (r repos) Orders() ritual.Orders       { return orders{r.db} }
-func (r repos) Ledger() ritual.Ledger       { return ledger{r.db} }
-func (r repos) Levels() ritual.LevelHistory { return levelHistory{r.db} }
-func (r repos) Outbox() ritual.Outbox       { return outbox{r.db, r.driver} }
-func (r repos) Pauses() ritual.SendPauses   { return sendPauses{r.db} }
-func (r repos) JobRuns() ritual.JobRuns     { return jobRuns{r.db} }
-func (r repos) Coupons() ritual.Coupons     { return coupons{r.db} }
-func (r repos) Limits() ritual.RateLimits   { return rateLimits{r.db} }
-func (r repos) QRCodes() ritual.QRCodes     { return qrCodes{r.db} }
+func (r repos) Merchants() ritual.Merchants   { return merchants{r.db} }
+func (r repos) Members() ritual.Members       { return members{r.db} }
+func (r repos) Inbound() ritual.InboundLog    { return inboundLog{r.db} }
+func (r repos) Orders() ritual.Orders         { return orders{r.db} }
+func (r repos) Ledger() ritual.Ledger         { return ledger{r.db} }
+func (r repos) Levels() ritual.LevelHistory   { return levelHistory{r.db} }
+func (r repos) Outbox() ritual.Outbox         { return outbox{r.db, r.driver} }
+func (r repos) Pauses() ritual.SendPauses     { return sendPauses{r.db} }
+func (r repos) JobRuns() ritual.JobRuns       { return jobRuns{r.db} }
+func (r repos) Coupons() ritual.Coupons       { return coupons{r.db} }
+func (r repos) Limits() ritual.RateLimits     { return rateLimits{r.db} }
+func (r repos) QRCodes() ritual.QRCodes       { return qrCodes{r.db} }
+func (r repos) Groups() ritual.GroupStore     { return groupStore{r.db} }
+func (r repos) Ceremonies() ritual.Ceremonies { return ceremonies{r.db} }
 
 // Exec runs a statement outside any store; for tools and tests that repair
 // or break data on purpose.

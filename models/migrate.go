@@ -11,6 +11,7 @@ func tables() []any {
 		&merchantRow{}, &memberRow{}, &inboundRow{}, &orderRow{}, &refundRow{},
 		&pointsEntryRow{}, &pointsLotRow{}, &levelChangeRow{}, &outboxRow{}, &sendPauseRow{},
 		&kvRow{}, &jobRunRow{}, &couponRow{}, &rewardStockRow{}, &rateCounterRow{}, &qrCodeRow{},
+		&ceremonyRow{},
 	}
 }
 

@@ -138,14 +138,55 @@ func (c *Club) follower(ctx context.Context, tx Repos, m *Merchant, openid strin
 	return member, c.releaseWaiting(ctx, tx, member)
 }
 
-// text answers a text message: a card's claim code, an activation attempt,
-// or one of the commands 帮助, 积分, 激活, 邀请, 兑换.
+// text answers a text message. A member with an open upgrade ceremony may
+// be performing a step of it; the first time they chat after it opened,
+// whatever they said is answered with the ceremony's prompt added.
 func (c *Club) text(ctx context.Context, tx Repos, m *Merchant, msg InboundMessage) (Reply, error) {
 	member, err := c.follower(ctx, tx, m, msg.OpenID)
 	if err != nil {
 		return Reply{}, err
 	}
 	content := strings.TrimSpace(msg.Content)
+	cer, err := c.openCeremonyOf(ctx, tx, member)
+	if err != nil || cer == nil {
+		if err != nil {
+			return Reply{}, err
+		}
+		return c.textReply(ctx, tx, m, member, msg, content)
+	}
+	if reply, ok, err := c.ceremonyText(ctx, tx, m, member, cer, content); ok || err != nil {
+		return reply, err
+	}
+	if content == "仪式" || cer.PromptedAt == nil {
+		return c.withCeremonyPrompt(ctx, tx, m, member, msg, cer, content)
+	}
+	return c.textReply(ctx, tx, m, member, msg, content)
+}
+
+// withCeremonyPrompt answers the message and adds the ceremony's prompt.
+func (c *Club) withCeremonyPrompt(ctx context.Context, tx Repos, m *Merchant, member *Member, msg InboundMessage, cer *Ceremony, content string) (Reply, error) {
+	prompt, err := c.ceremonyPrompt(m, cer)
+	if err != nil {
+		return Reply{}, err
+	}
+	now := c.clock()
+	cer.PromptedAt = &now
+	if err := tx.Ceremonies().Update(ctx, cer); err != nil {
+		return Reply{}, err
+	}
+	if content == "仪式" {
+		return Reply{Text: prompt}, nil
+	}
+	reply, err := c.textReply(ctx, tx, m, member, msg, content)
+	if err != nil {
+		return Reply{}, err
+	}
+	return Reply{Text: reply.Text + "\n\n" + prompt}, nil
+}
+
+// textReply answers a text message: a card's claim code, an activation
+// attempt, or one of the commands 帮助, 积分, 激活, 邀请, 兑换.
+func (c *Club) textReply(ctx context.Context, tx Repos, m *Merchant, member *Member, msg InboundMessage, content string) (Reply, error) {
 	if member.Funnel.ActivatedAt == nil {
 		if looksLikeClaimCode(content) {
 			return c.bindClaim(ctx, tx, m, member, content)
@@ -185,8 +226,15 @@ func (c *Club) pointsReply(ctx context.Context, tx Repos, m *Merchant, member *M
 	if err != nil {
 		return Reply{}, err
 	}
-	view := m.view(member, stats)
+	open, err := c.openCeremonyOf(ctx, tx, member)
+	if err != nil {
+		return Reply{}, err
+	}
+	view := m.view(member, stats, open)
 	data := pointsData{Merchant: m.Name, View: view}
+	if open != nil {
+		data.Ceremony = open.Deadline.In(m.Location()).Format("2006-01-02 15:04")
+	}
 	for _, e := range entries {
 		data.Recent = append(data.Recent, recentEntry{
 			Date: e.CreatedAt.In(m.Location()).Format("01-02"), Delta: fmt.Sprintf("%+d", e.Delta), Reason: e.Reason,
@@ -203,6 +251,7 @@ type pointsData struct {
 	Merchant string
 	View     MemberView
 	Recent   []recentEntry
+	Ceremony string // the open ceremony's deadline, in the merchant's zone
 }
 
 type recentEntry struct {

@@ -9,6 +9,7 @@ import (
 const (
 	CouponFromRedemption = "redemption" // bought with points; reference: the redemption number
 	CouponFromGift       = "gift"       // part of the new-member gift pack; reference: "activation:<member id>"
+	CouponFromCeremony   = "ceremony"   // a level's entry reward; reference: "<level change id>:<level key>"
 )
 
 // Coupon is a coupon issued to a member: what it buys and when it can be

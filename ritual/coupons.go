@@ -234,7 +234,11 @@ func (c *Club) redemptionAnswer(ctx context.Context, repos Repos, m *Merchant, m
 	if err != nil {
 		return nil, err
 	}
-	return &Redemption{RedemptionNo: no, Reward: reward, Coupon: m.CouponView(cp), PointsSpent: -entry.Delta, Member: m.view(member, stats)}, nil
+	open, err := c.openCeremonyOf(ctx, repos, member)
+	if err != nil {
+		return nil, err
+	}
+	return &Redemption{RedemptionNo: no, Reward: reward, Coupon: m.CouponView(cp), PointsSpent: -entry.Delta, Member: m.view(member, stats, open)}, nil
 }
 
 // previousRedemption answers a repeat that lost the race to the first

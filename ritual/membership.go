@@ -22,6 +22,9 @@ type Level struct {
 	MinAmountFen int64  `json:"min_amount_fen"`
 	MinOrders    int    `json:"min_orders"`
 	Right        Right  `json:"right"`
+	// Ceremony, when set, is what a member performs to enter the level:
+	// they are never upgraded silently.
+	Ceremony *CeremonyRule `json:"ceremony,omitempty"`
 }
 
 // Right kinds: each level carries exactly one core right.
@@ -79,6 +82,14 @@ func (lv Level) validate(i int, all []Level) error {
 	}
 	if err := lv.validateThresholds(i, all); err != nil {
 		return err
+	}
+	if lv.Ceremony != nil {
+		if i == 0 {
+			return FieldErrorf("ceremony", "the lowest level is every member's: it has no ceremony")
+		}
+		if err := lv.Ceremony.Validate(); err != nil {
+			return Prefix("ceremony", err)
+		}
 	}
 	return Prefix("right", lv.Right.Validate())
 }

@@ -8,18 +8,21 @@ import (
 // MemberView is a member as the merchant API shows them, and as an order's
 // answer records them.
 type MemberView struct {
-	OpenID         string      `json:"openid,omitempty"`
-	Phone          string      `json:"phone,omitempty"`
-	State          MemberState `json:"state"`
-	Level          LevelView   `json:"level"`
-	Points         int64       `json:"points"`
-	Period         PeriodStats `json:"period"`
-	NextLevel      *NextLevel  `json:"next_level"`
-	SubscribeScene string      `json:"subscribe_scene,omitempty"`
-	FollowedAt     *time.Time  `json:"followed_at"`
-	UnfollowedAt   *time.Time  `json:"unfollowed_at"`
-	CreatedAt      time.Time   `json:"created_at"`
-	UpdatedAt      time.Time   `json:"updated_at"`
+	OpenID    string      `json:"openid,omitempty"`
+	Phone     string      `json:"phone,omitempty"`
+	State     MemberState `json:"state"`
+	Level     LevelView   `json:"level"`
+	Points    int64       `json:"points"`
+	Period    PeriodStats `json:"period"`
+	NextLevel *NextLevel  `json:"next_level"`
+	// Ceremony is the upgrade ceremony the member is performing, if any:
+	// their right stays at Level until it is done.
+	Ceremony       *PendingCeremony `json:"ceremony"`
+	SubscribeScene string           `json:"subscribe_scene,omitempty"`
+	FollowedAt     *time.Time       `json:"followed_at"`
+	UnfollowedAt   *time.Time       `json:"unfollowed_at"`
+	CreatedAt      time.Time        `json:"created_at"`
+	UpdatedAt      time.Time        `json:"updated_at"`
 }
 
 // LevelView is a level with its one core right.
@@ -34,11 +37,27 @@ func viewLevel(lv Level) LevelView {
 	return LevelView{Key: lv.Key, Name: lv.Name, Nickname: lv.Nickname, Right: lv.Right}
 }
 
-// view builds the member's view from its stored level and current stats.
-func (m *Merchant) view(member *Member, stats PeriodStats) MemberView {
+// PendingCeremony is an open ceremony as the member view shows it.
+type PendingCeremony struct {
+	Level    string    `json:"level"`
+	Nickname string    `json:"nickname"`
+	Steps    []string  `json:"steps"`
+	Pending  []string  `json:"pending"`
+	Deadline time.Time `json:"deadline"`
+}
+
+// view builds the member's view from its stored level, current stats and
+// open ceremony (nil if none).
+func (m *Merchant) view(member *Member, stats PeriodStats, open *Ceremony) MemberView {
 	lv, _ := m.Membership.Level(member.LevelKey)
+	var pending *PendingCeremony
+	if open != nil {
+		to, _ := m.Membership.Level(open.ToLevel)
+		pending = &PendingCeremony{Level: to.Key, Nickname: to.Nickname, Steps: open.Steps, Pending: open.Pending(), Deadline: open.Deadline}
+	}
 	return MemberView{
-		OpenID: member.OpenID, Phone: member.Phone, State: member.State,
+		Ceremony: pending,
+		OpenID:   member.OpenID, Phone: member.Phone, State: member.State,
 		Level: viewLevel(lv), Points: member.Points, Period: stats,
 		NextLevel:      m.Membership.Next(lv.Key, stats),
 		SubscribeScene: member.SubscribeScene, FollowedAt: member.FollowedAt, UnfollowedAt: member.UnfollowedAt,
@@ -64,7 +83,11 @@ func (c *Club) MemberView(ctx context.Context, m *Merchant, openidOrPhone string
 	if err != nil {
 		return MemberView{}, err
 	}
-	return m.view(member, stats), nil
+	open, err := c.openCeremonyOf(ctx, c.store, member)
+	if err != nil {
+		return MemberView{}, err
+	}
+	return m.view(member, stats, open), nil
 }
 
 // findMember resolves an openid, or a mobile number, to the member.

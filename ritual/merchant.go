@@ -23,6 +23,8 @@ type Merchant struct {
 	Activation      Activation             `json:"activation"`
 	Rewards         []Reward               `json:"rewards"`
 	Referral        Referral               `json:"referral"`
+	SignIn          SignIn                 `json:"signin"`
+	Groups          Groups                 `json:"groups"`
 	Templates       map[string]TemplateRef `json:"templates"`
 
 	// APIKeyHash is the SHA-256 of the merchant API key; the key itself is
@@ -79,6 +81,14 @@ const (
 	PurposeLevelChanged  = "level_changed"
 	PurposeCouponIssued  = "coupon_issued" // a coupon redeemed with points or given as a gift
 	PurposeGiftGranted   = "gift_granted"  // the new-member gift pack, on activation
+	PurposeCeremony      = "ceremony"      // an upgrade ceremony opened, is about to expire, or closed
+
+	// PurposeGroupPost is not a template message: it is posted to a group
+	// through the merchant's group bridge.
+	PurposeGroupPost = "group_post"
+	// PurposeCustomText is a customer-service text message to a member
+	// (within WeChat's 48-hour window), e.g. their balance asked in a group.
+	PurposeCustomText = "custom_text"
 
 	// PurposeCardSync is not a template message: it pushes the balance and
 	// level nickname to the member's WeChat member card.
@@ -86,7 +96,7 @@ const (
 )
 
 // TemplatePurposes lists the purposes a merchant may configure.
-var templatePurposes = []string{PurposePointsChanged, PurposeLevelChanged, PurposeCouponIssued, PurposeGiftGranted}
+var templatePurposes = []string{PurposePointsChanged, PurposeLevelChanged, PurposeCouponIssued, PurposeGiftGranted, PurposeCeremony}
 
 // HashAPIKey returns the stored form of a merchant API key. Keys are long
 // random strings, so a plain SHA-256 is enough and lets us look a key up by
@@ -137,6 +147,12 @@ func (m *Merchant) Validate() error {
 	}
 	if err := m.Referral.Validate(); err != nil {
 		return Prefix("referral", err)
+	}
+	if err := m.SignIn.Validate(); err != nil {
+		return Prefix("signin", err)
+	}
+	if err := m.Groups.Validate(); err != nil {
+		return Prefix("groups", err)
 	}
 	return validateTemplates(m.Templates)
 }

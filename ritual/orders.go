@@ -157,55 +157,6 @@ func (c *Club) recognize(ctx context.Context, tx Repos, member *Member) error {
 	return c.giveClaimCode(ctx, tx, member)
 }
 
-// settle finishes a change to a member's points and orders: re-evaluate the
-// level, save the member, queue a message for every points entry and level
-// change, and return the member's view.
-func (c *Club) settle(ctx context.Context, tx Repos, m *Merchant, member *Member, book *pointsBook, cause string) (MemberView, error) {
-	stats, err := c.periodStats(ctx, tx, m, member.ID)
-	if err != nil {
-		return MemberView{}, err
-	}
-	change := c.moveLevel(m, member, stats, cause)
-	book.levelChange = change
-	if err := tx.Members().Update(ctx, member); err != nil {
-		return MemberView{}, err
-	}
-	for _, e := range book.entries {
-		if err := c.announcePoints(ctx, tx, m, member, e); err != nil {
-			return MemberView{}, err
-		}
-	}
-	if change != nil {
-		if err := tx.Levels().Append(ctx, change); err != nil {
-			return MemberView{}, err
-		}
-		if err := c.announceLevel(ctx, tx, m, member, change); err != nil {
-			return MemberView{}, err
-		}
-	}
-	if len(book.entries) > 0 || change != nil {
-		if err := c.syncCard(ctx, tx, m, member, cause); err != nil {
-			return MemberView{}, err
-		}
-	}
-	return m.view(member, stats), nil
-}
-
-// moveLevel sets the level the stats earn and returns the change, or nil.
-func (c *Club) moveLevel(m *Merchant, member *Member, stats PeriodStats, cause string) *LevelChange {
-	current, _ := m.Membership.Level(member.LevelKey)
-	target := m.Membership.LevelFor(stats)
-	if member.LevelKey == "" {
-		member.LevelKey = current.Key // first evaluation: the lowest level is where everyone starts
-	}
-	if target.Key == current.Key {
-		return nil
-	}
-	now := c.clock()
-	member.LevelKey, member.LevelSince = target.Key, &now
-	return &LevelChange{MerchantID: m.ID, MemberID: member.ID, From: current.Key, To: target.Key, Cause: cause, At: now}
-}
-
 // shortRef keeps the end of a long order number, which is what people
 // recognise, so a reason fits a template field.
 func shortRef(ref string) string {

@@ -49,6 +49,7 @@ type Notice struct {
 	Changes int       `json:"changes,omitempty"` // points changes merged into this notice
 	From    string    `json:"from,omitempty"`    // level key before
 	To      string    `json:"to,omitempty"`      // level key after
+	Group   string    `json:"group,omitempty"`   // the group a group post goes to
 	At      time.Time `json:"at"`
 }
 
@@ -103,13 +104,6 @@ func (c *Club) recordMerged(ctx context.Context, tx Repos, m *Merchant, member *
 		Status: OutboxMerged, MergedInto: into, NextAttemptAt: c.clock(), CreatedAt: c.clock(),
 	})
 	return err
-}
-
-// announceLevel queues a level_changed message; level changes are never
-// merged away.
-func (c *Club) announceLevel(ctx context.Context, tx Repos, m *Merchant, member *Member, change *LevelChange) error {
-	notice := Notice{From: change.From, To: change.To, Balance: member.Points, At: change.At}
-	return c.enqueue(ctx, tx, m, member, PurposeLevelChanged, fmt.Sprintf("level:%d", change.ID), notice, c.clock())
 }
 
 // enqueue writes a message, waiting for a follow if the member cannot be

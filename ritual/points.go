@@ -14,6 +14,9 @@ const (
 	SourceOrder  = "order"  // reference: order_no
 	SourceRefund = "refund" // reference: refund_no
 	SourceExpiry = "expiry" // reference: lot:<id>
+	// SourceLevelReward pays a level's entry reward; reference
+	// "<level change id>:<level key>".
+	SourceLevelReward = "level_reward"
 )
 
 // PointsEntry is one line of the append-only points ledger. The sum of a

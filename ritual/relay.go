@@ -18,6 +18,8 @@ type RelayOptions struct {
 	Concurrency int           // sends in flight at once (default 8)
 	Lease       time.Duration // how long a claim holds (default 60s): longer than a send can take
 	GiveUpAfter time.Duration // transient failures are retried this long (default 48h)
+	// Bridge posts to groups; without one, group posts fail as undeliverable.
+	Bridge GroupBridge
 }
 
 func (o RelayOptions) withDefaults() RelayOptions {
@@ -127,6 +129,11 @@ var errNotFollowing = errors.New("ritual: member does not follow")
 // card (no follow needed), everything else is a template message.
 func (r *Relay) send(ctx context.Context, m *Merchant, member *Member, msg *OutboxMessage) (int64, error) {
 	switch msg.Purpose {
+	case PurposeGroupPost:
+		if r.opts.Bridge == nil {
+			return 0, &SendError{Class: SendFinal, Message: "no group bridge is configured"}
+		}
+		return 0, r.opts.Bridge.Post(ctx, m, msg.Notice.Group, msg.Notice.Reason, "wxclub-"+strconv.FormatInt(msg.ID, 10))
 	case PurposeCardSync:
 		return 0, r.wechat.UpdateMemberCard(ctx, m, cardUpdate(m, member))
 	case PurposeCardActivate:
@@ -260,6 +267,8 @@ type NoticeData struct {
 	FromNickname string
 	ToNickname   string
 	Right        string // the new level's right
+	// Points says the points a level change brought ("+200积分"), or "—".
+	Points string
 }
 
 func (c *Club) noticeData(m *Merchant, member *Member, n Notice) NoticeData {
@@ -269,6 +278,13 @@ func (c *Club) noticeData(m *Merchant, member *Member, n Notice) NoticeData {
 	return NoticeData{
 		Merchant: m.Name, Nickname: current.Nickname, Delta: fmt.Sprintf("%+d", n.Delta), Balance: n.Balance,
 		Reason: n.Reason, Time: n.At.In(m.Location()).Format("2006-01-02 15:04"),
-		FromNickname: from.Nickname, ToNickname: to.Nickname, Right: to.Right.Title,
+		FromNickname: from.Nickname, ToNickname: to.Nickname, Right: to.Right.Title, Points: pointsText(n.Delta),
 	}
+}
+
+func pointsText(delta int64) string {
+	if delta == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%+d积分", delta)
 }

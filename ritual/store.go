@@ -32,6 +32,8 @@ type Repos interface {
 	Coupons() Coupons
 	Limits() RateLimits
 	QRCodes() QRCodes
+	Groups() GroupStore
+	Ceremonies() Ceremonies
 }
 
 // Merchants stores merchants and their settings.

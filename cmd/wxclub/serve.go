@@ -287,6 +287,15 @@ func (m *Main) relay(ctx context.Context) {
 // jobs lists the recurring work.
 func (m *Main) jobs() []scheduledJob {
 	return []scheduledJob{{
+		name: "ceremonies", spec: "*/10 * * * *",
+		run: func(ctx context.Context) error {
+			n, err := m.Club.CeremonyTick(ctx)
+			if n > 0 {
+				m.Logger.Info("ceremonies reminded or granted", "count", n)
+			}
+			return err
+		},
+	}, {
 		name: "reevaluate-levels", spec: "CRON_TZ=Asia/Shanghai 10 3 * * *",
 		run: func(ctx context.Context) error {
 			n, err := m.Club.ReevaluateAllLevels(ctx)
