@@ -34,6 +34,10 @@ type Club interface {
 	Funnel(ctx context.Context, m *ritual.Merchant, from, to time.Time) (ritual.FunnelReport, error)
 	Referrals(ctx context.Context, m *ritual.Merchant, month string, limit int) (ritual.ReferralBoard, error)
 	QRImage(ctx context.Context, merchantID, scene string) (string, error)
+	HandleGroupMessage(ctx context.Context, m *ritual.Merchant, msg ritual.GroupMessage) ([]ritual.Reply, error)
+	ListGroups(ctx context.Context, m *ritual.Merchant) ([]ritual.GroupView, error)
+	GroupMembers(ctx context.Context, m *ritual.Merchant, groupID string) ([]ritual.GroupMemberView, error)
+	SyncTag(ctx context.Context, m *ritual.Merchant, tagger ritual.Tagger, req ritual.TagSyncRequest) (*ritual.TagSyncReport, error)
 	Ceremonies(ctx context.Context, m *ritual.Merchant, status string, limit int) ([]ritual.CeremonyView, error)
 	GrantCeremony(ctx context.Context, m *ritual.Merchant, id int64) (ritual.CeremonyView, error)
 }
@@ -55,6 +59,9 @@ type Options struct {
 	// LogOpenIDs adds the sender's openid to the webhook's request log line;
 	// off by default, since an openid identifies a person.
 	LogOpenIDs bool
+	// Tagger, when set, manages WeChat user tags for POST /api/v1/tags/sync
+	// (the wechat.Client); without it that route answers 503.
+	Tagger ritual.Tagger
 }
 
 // Server holds the handlers' dependencies.
@@ -85,6 +92,7 @@ func New(opts Options) http.Handler {
 	r.GET("/metrics", gin.WrapH(opts.Metrics.Handler()))
 	r.GET("/wechat/:merchant", s.wechatVerify)
 	r.POST("/wechat/:merchant", s.wechatMessage)
+	r.POST("/group/:merchant", s.groupMessage)
 
 	api := r.Group("/api/v1", s.authenticate)
 	api.GET("/members/:openid", s.getMember)
@@ -98,6 +106,9 @@ func New(opts Options) http.Handler {
 	api.GET("/members/:openid/card", s.getCard)
 	api.GET("/funnel", s.getFunnel)
 	api.GET("/referrals/leaderboard", s.getReferralBoard)
+	api.GET("/groups", s.getGroups)
+	api.GET("/groups/:id/members", s.getGroupMembers)
+	api.POST("/tags/sync", s.postTagSync(opts.Tagger))
 	api.GET("/ceremonies", s.getCeremonies)
 	api.POST("/ceremonies/:id/grant", s.postCeremonyGrant)
 	r.GET("/qr/:merchant/:scene", s.getQR)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +28,7 @@ type Metrics struct {
 	levelChanges    *prometheus.CounterVec
 	sends           *prometheus.CounterVec
 	jobRuns         *prometheus.CounterVec
+	campaigns       *prometheus.CounterVec
 }
 
 var _ ritual.Observer = (*Metrics)(nil)
@@ -57,8 +59,11 @@ func NewMetrics() *Metrics {
 		jobRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wxclub_cron_runs_total", Help: "Recurring job runs by job and result.",
 		}, []string{"job", "result"}),
+		campaigns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wxclub_campaign_messages_queued_total", Help: "Campaign messages queued, by merchant and campaign kind.",
+		}, []string{"merchant", "campaign"}),
 	}
-	m.reg.MustRegister(m.webhookRequests, m.webhookSeconds, m.orders, m.points, m.levelChanges, m.sends, m.jobRuns,
+	m.reg.MustRegister(m.webhookRequests, m.webhookSeconds, m.orders, m.points, m.levelChanges, m.sends, m.jobRuns, m.campaigns,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -136,4 +141,12 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, status := range []ritual.OutboxStatus{ritual.OutboxPending, ritual.OutboxSent, ritual.OutboxFailed, ritual.OutboxWaitingFollow, ritual.OutboxMerged} {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(depth[status]), string(status))
 	}
+}
+
+// CampaignQueued implements ritual.Observer. The label is the campaign's
+// kind ("member_day"), not the run ("member_day:2026-12-08"), to keep the
+// series few.
+func (m *Metrics) CampaignQueued(merchant, campaign string, n int64) {
+	kind, _, _ := strings.Cut(campaign, ":")
+	m.campaigns.WithLabelValues(merchant, kind).Add(float64(n))
 }

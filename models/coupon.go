@@ -126,3 +126,18 @@ func toCoupons(rows []couponRow) []*ritual.Coupon {
 	}
 	return out
 }
+
+func (s coupons) IssueMany(ctx context.Context, cs []*ritual.Coupon) (int64, error) {
+	if len(cs) == 0 {
+		return 0, nil
+	}
+	rows := make([]couponRow, len(cs))
+	for i, c := range cs {
+		rows[i] = couponRow{
+			MerchantID: c.MerchantID, MemberID: c.MemberID, Code: c.Code, RewardKey: c.RewardKey, Source: c.Source,
+			Reference: c.Reference, IssuedAt: c.IssuedAt.UTC(), ValidFrom: c.ValidFrom.UTC(), ValidUntil: c.ValidUntil.UTC(),
+		}
+	}
+	res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(rows, len(rows))
+	return res.RowsAffected, translate(res.Error, "issue campaign coupons")
+}

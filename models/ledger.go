@@ -41,6 +41,8 @@ type pointsLotRow struct {
 	Remaining  int64     `gorm:"not null;index:ix_lots_open,priority:2"`
 	ExpiresAt  time.Time `gorm:"precision:3;not null;index"`
 	CreatedAt  time.Time `gorm:"precision:3;not null"`
+	// AnnouncedAt is when the coming expiry was told to the member.
+	AnnouncedAt *time.Time `gorm:"precision:3"`
 }
 
 func (pointsLotRow) TableName() string { return "points_lots" }
@@ -178,4 +180,31 @@ func (s ledger) Board(ctx context.Context, merchantID, counted string, sources [
 		out[i] = ritual.BoardRow{MemberID: r.MemberID, OpenID: deref(r.OpenID), Count: r.N, Points: r.Points}
 	}
 	return out, translate(err, "rank members")
+}
+
+func (s ledger) DueMembers(ctx context.Context, merchantID string, t time.Time, limit int) ([]int64, error) {
+	var ids []int64
+	err := s.db.WithContext(ctx).Model(&pointsLotRow{}).Distinct("member_id").
+		Where("merchant_id = ? AND remaining > 0 AND expires_at <= ?", merchantID, t.UTC()).
+		Order("member_id").Limit(limit).Pluck("member_id", &ids).Error
+	return ids, translate(err, "find members with points due to expire")
+}
+
+func (s ledger) Expiring(ctx context.Context, merchantID string, t time.Time, limit int) ([]*ritual.PointsLot, error) {
+	var rows []pointsLotRow
+	err := s.db.WithContext(ctx).
+		Where("merchant_id = ? AND remaining > 0 AND announced_at IS NULL AND expires_at < ?", merchantID, t.UTC()).
+		Order("expires_at, id").Limit(limit).Find(&rows).Error
+	lots := make([]*ritual.PointsLot, len(rows))
+	for i, r := range rows {
+		lots[i] = &ritual.PointsLot{ID: r.ID, MerchantID: r.MerchantID, MemberID: r.MemberID, EntryID: r.EntryID,
+			Source: r.Source, Reference: r.Reference, Amount: r.Amount, Remaining: r.Remaining,
+			ExpiresAt: r.ExpiresAt.UTC(), CreatedAt: r.CreatedAt.UTC()}
+	}
+	return lots, translate(err, "find points expiring")
+}
+
+func (s ledger) MarkAnnounced(ctx context.Context, lotID int64, at time.Time) error {
+	err := s.db.WithContext(ctx).Model(&pointsLotRow{}).Where("id = ?", lotID).Update("announced_at", at.UTC()).Error
+	return translate(err, "mark expiry announced")
 }

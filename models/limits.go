@@ -36,6 +36,10 @@ func (s rateLimits) Hit(ctx context.Context, key string, window time.Duration, n
 	return got.Count, translate(err, "read attempt count")
 }
 
+func (s rateLimits) Bump(ctx context.Context, key string) (int, error) {
+	return s.Hit(ctx, key, 0, time.Time{}) // window 0 from time zero: one count for the key, whose name carries the period
+}
+
 // qrCodeRow is a QR code WeChat made for a merchant's scene.
 type qrCodeRow struct {
 	MerchantID string     `gorm:"primaryKey;size:64"`

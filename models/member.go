@@ -191,3 +191,22 @@ func (s members) Funnel(ctx context.Context, merchantID string, from, to time.Ti
 	}
 	return out, translate(err, "read the funnel")
 }
+
+func (s members) Page(ctx context.Context, merchantID string, afterID int64, limit int) ([]*ritual.Member, error) {
+	var rows []memberRow
+	err := s.db.WithContext(ctx).Select("id", "merchant_id", "openid", "state").
+		Where("merchant_id = ? AND id > ?", merchantID, afterID).Order("id").Limit(limit).Find(&rows).Error
+	out := make([]*ritual.Member, len(rows))
+	for i, r := range rows {
+		out[i] = &ritual.Member{ID: r.ID, MerchantID: r.MerchantID, OpenID: deref(r.OpenID), State: ritual.MemberState(r.State)}
+	}
+	return out, translate(err, "page members")
+}
+
+func (s members) WithBirthday(ctx context.Context, merchantID string, monthDay string) ([]int64, error) {
+	var ids []int64
+	err := s.db.WithContext(ctx).Model(&memberRow{}).
+		Where("merchant_id = ? AND (birthday = ? OR birthday LIKE ?)", merchantID, monthDay, "____-"+monthDay).
+		Order("id").Pluck("id", &ids).Error
+	return ids, translate(err, "find birthdays")
+}

@@ -12,6 +12,7 @@ func tables() []any {
 		&pointsEntryRow{}, &pointsLotRow{}, &levelChangeRow{}, &outboxRow{}, &sendPauseRow{},
 		&kvRow{}, &jobRunRow{}, &couponRow{}, &rewardStockRow{}, &rateCounterRow{}, &qrCodeRow{},
 		&ceremonyRow{},
+		&groupRow{}, &groupSenderRow{}, &groupLinkRow{}, &linkCodeRow{}, &signInRow{}, &activityRow{}, &activityEntryRow{},
 	}
 }
 

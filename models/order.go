@@ -151,3 +151,11 @@ func (s orders) CountForMember(ctx context.Context, memberID int64) (int, error)
 	err := s.db.WithContext(ctx).Model(&orderRow{}).Where("member_id = ?", memberID).Count(&n).Error
 	return int(n), translate(err, "count member's orders")
 }
+
+func (s orders) DaySummary(ctx context.Context, merchantID string, from, to time.Time) (ritual.DaySummary, error) {
+	var out ritual.DaySummary
+	err := s.db.WithContext(ctx).Model(&orderRow{}).
+		Select("COUNT(DISTINCT member_id) AS members, COUNT(*) AS orders, COALESCE(SUM(amount_fen - refunded_fen), 0) AS amount_fen, COALESCE(SUM(points_earned - points_reversed), 0) AS points").
+		Where("merchant_id = ? AND paid_at >= ? AND paid_at < ?", merchantID, from.UTC(), to.UTC()).Scan(&out).Error
+	return out, translate(err, "sum the day's orders")
+}

@@ -14,13 +14,14 @@ import (
 // (merchant, purpose, reference) is unique: a change is announced once.
 type outboxRow struct {
 	ID            int64      `gorm:"primaryKey;autoIncrement"`
-	MerchantID    string     `gorm:"size:64;not null;uniqueIndex:ux_outbox_ref,priority:1"`
+	MerchantID    string     `gorm:"size:64;not null;uniqueIndex:ux_outbox_ref,priority:1;index:ix_outbox_campaign,priority:1"`
 	MemberID      int64      `gorm:"not null;index:ix_outbox_member,priority:1"`
 	Purpose       string     `gorm:"size:32;not null;uniqueIndex:ux_outbox_ref,priority:2;index:ix_outbox_member,priority:2"`
 	Reference     string     `gorm:"size:128;not null;uniqueIndex:ux_outbox_ref,priority:3"`
 	Notice        string     `gorm:"type:text;not null"`
-	Status        string     `gorm:"size:16;not null;index:ix_outbox_due,priority:1;index:ix_outbox_member,priority:3"`
-	NextAttemptAt time.Time  `gorm:"precision:3;not null;index:ix_outbox_due,priority:2"`
+	Status        string     `gorm:"size:16;not null;index:ix_outbox_due,priority:1;index:ix_outbox_member,priority:3;index:ix_outbox_own,priority:1"`
+	NextAttemptAt time.Time  `gorm:"precision:3;not null;index:ix_outbox_due,priority:2;index:ix_outbox_own,priority:3"`
+	Campaign      string     `gorm:"size:64;not null;default:'';index:ix_outbox_own,priority:2;index:ix_outbox_campaign,priority:2"`
 	Attempts      int        `gorm:"not null;default:0"`
 	LeaseOwner    string     `gorm:"size:64;not null;default:''"`
 	LeaseUntil    *time.Time `gorm:"precision:3"`
@@ -50,7 +51,7 @@ func outboxToRow(m *ritual.OutboxMessage) (outboxRow, error) {
 		Notice: notice, Status: string(m.Status), NextAttemptAt: m.NextAttemptAt.UTC(), Attempts: m.Attempts,
 		LeaseOwner: m.LeaseOwner, LeaseUntil: utcPtr(m.LeaseUntil), LastErrCode: m.LastErrCode,
 		LastError: truncate(m.LastError, 512), WeChatMsgID: m.WeChatMsgID, MergedInto: m.MergedInto,
-		CreatedAt: m.CreatedAt.UTC(), SentAt: utcPtr(m.SentAt),
+		Campaign: m.Campaign, CreatedAt: m.CreatedAt.UTC(), SentAt: utcPtr(m.SentAt),
 	}, err
 }
 
@@ -59,7 +60,7 @@ func (r outboxRow) toMessage() (*ritual.OutboxMessage, error) {
 		ID: r.ID, MerchantID: r.MerchantID, MemberID: r.MemberID, Purpose: r.Purpose, Reference: r.Reference,
 		Status: ritual.OutboxStatus(r.Status), NextAttemptAt: r.NextAttemptAt.UTC(), Attempts: r.Attempts,
 		LeaseOwner: r.LeaseOwner, LeaseUntil: utcPtr(r.LeaseUntil), LastErrCode: r.LastErrCode, LastError: r.LastError,
-		WeChatMsgID: r.WeChatMsgID, MergedInto: r.MergedInto, CreatedAt: r.CreatedAt.UTC(), SentAt: utcPtr(r.SentAt),
+		WeChatMsgID: r.WeChatMsgID, MergedInto: r.MergedInto, Campaign: r.Campaign, CreatedAt: r.CreatedAt.UTC(), SentAt: utcPtr(r.SentAt),
 	}
 	return m, fromJSON(r.Notice, &m.Notice)
 }
@@ -116,19 +117,17 @@ func (s outbox) MergeInto(ctx context.Context, id int64, notice ritual.Notice, n
 // instead of queueing behind each other; SQLite has one writer anyway.
 func (s outbox) ClaimDue(ctx context.Context, now time.Time, owner string, lease time.Duration, limit int) ([]*ritual.OutboxMessage, error) {
 	now = now.UTC()
-	paused := s.db.Model(&sendPauseRow{}).Select("merchant_id").Where("until > ?", now)
-	q := s.db.WithContext(ctx).Model(&outboxRow{}).
-		Where("status = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)", ritual.OutboxPending, now, now).
-		Where("merchant_id NOT IN (?)", paused).Order("next_attempt_at, id").Limit(limit)
-	if s.driver == DriverMySQL {
-		q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
+	ids, err := s.dueIDs(ctx, now, "campaign = ''", limit)
+	if err == nil && len(ids) < limit {
+		var more []int64
+		more, err = s.dueIDs(ctx, now, "campaign <> ''", limit-len(ids))
+		ids = append(ids, more...)
 	}
-	var ids []int64
-	if err := q.Pluck("id", &ids).Error; err != nil || len(ids) == 0 {
+	if err != nil || len(ids) == 0 {
 		return nil, translate(err, "find due messages")
 	}
 	until := now.Add(lease)
-	err := s.db.WithContext(ctx).Model(&outboxRow{}).Where("id IN ?", ids).Updates(map[string]any{
+	err = s.db.WithContext(ctx).Model(&outboxRow{}).Where("id IN ?", ids).Updates(map[string]any{
 		"lease_owner": owner, "lease_until": until, "attempts": gorm.Expr("attempts + 1"),
 	}).Error
 	if err != nil {
@@ -151,6 +150,54 @@ func toMessages(rows []outboxRow) ([]*ritual.OutboxMessage, error) {
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// dueIDs finds due, unleased messages of merchants not paused. Messages
+// about members' own changes are taken before campaign messages, so a
+// campaign of a million never delays a points message.
+func (s outbox) dueIDs(ctx context.Context, now time.Time, which string, limit int) ([]int64, error) {
+	paused := s.db.Model(&sendPauseRow{}).Select("merchant_id").Where("until > ?", now)
+	q := s.db.WithContext(ctx).Model(&outboxRow{}).
+		Where("status = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)", ritual.OutboxPending, now, now).
+		Where(which).Where("merchant_id NOT IN (?)", paused).Order("next_attempt_at, id").Limit(limit)
+	if s.driver == DriverMySQL {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
+	}
+	var ids []int64
+	err := q.Pluck("id", &ids).Error
+	return ids, err
+}
+
+func (s outbox) EnqueueMany(ctx context.Context, msgs []*ritual.OutboxMessage) (int64, error) {
+	if len(msgs) == 0 {
+		return 0, nil
+	}
+	rows := make([]outboxRow, len(msgs))
+	for i, m := range msgs {
+		row, err := outboxToRow(m)
+		if err != nil {
+			return 0, err
+		}
+		rows[i] = row
+	}
+	res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(rows, len(rows))
+	return res.RowsAffected, translate(res.Error, "enqueue campaign messages")
+}
+
+func (s outbox) CampaignReport(ctx context.Context, merchantID, campaign string) ([]ritual.ReportLine, error) {
+	var rows []struct {
+		Status    string
+		LastError string
+		N         int64
+	}
+	err := s.db.WithContext(ctx).Model(&outboxRow{}).Select("status, last_error, COUNT(*) AS n").
+		Where("merchant_id = ? AND campaign = ?", merchantID, campaign).Group("status, last_error").
+		Order("status, last_error").Scan(&rows).Error
+	out := make([]ritual.ReportLine, len(rows))
+	for i, r := range rows {
+		out[i] = ritual.ReportLine{Status: ritual.OutboxStatus(r.Status), LastError: r.LastError, Messages: r.N}
+	}
+	return out, translate(err, "report campaign")
 }
 
 func (s outbox) Finish(ctx context.Context, msg *ritual.OutboxMessage, owner string) (bool, error) {

@@ -18,7 +18,9 @@ var errRepeated = errors.New("ritual: delivery seen before")
 func (c *Club) HandleMessage(ctx context.Context, m *Merchant, msg InboundMessage) (Reply, error) {
 	key := msg.DedupeKey()
 	var reply Reply
+	ctx, books := collecting(ctx)
 	err := c.store.Atomic(ctx, func(tx Repos) error {
+		books.books = nil // a retried transaction starts over
 		fresh, err := tx.Inbound().Claim(ctx, m.ID, key, c.clock())
 		if err != nil {
 			return err
@@ -34,6 +36,11 @@ func (c *Club) HandleMessage(ctx context.Context, m *Merchant, msg InboundMessag
 	if errors.Is(err, errRepeated) {
 		text, err := c.store.Inbound().Reply(ctx, m.ID, key)
 		return Reply{Text: text}, err
+	}
+	if err == nil {
+		for _, b := range books.books {
+			c.observeBook(m, b)
+		}
 	}
 	return reply, err
 }
@@ -208,6 +215,12 @@ func (c *Club) textReply(ctx context.Context, tx Repos, m *Merchant, member *Mem
 		return c.render(m, "reply.how_to_activate", c.activationData(m, member))
 	case "邀请":
 		return c.invite(ctx, tx, m, member)
+	case "签到":
+		return c.SignInChat(ctx, tx, m, member, false)
+	case "补签":
+		return c.SignInChat(ctx, tx, m, member, true)
+	case "绑定":
+		return c.LinkCodeChat(ctx, tx, m, member)
 	case "兑换":
 		return c.RedeemInChat(ctx, tx, m, member, msg, strings.TrimSpace(arg))
 	default:

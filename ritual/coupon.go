@@ -10,6 +10,7 @@ const (
 	CouponFromRedemption = "redemption" // bought with points; reference: the redemption number
 	CouponFromGift       = "gift"       // part of the new-member gift pack; reference: "activation:<member id>"
 	CouponFromCeremony   = "ceremony"   // a level's entry reward; reference: "<level change id>:<level key>"
+	CouponFromCampaign   = "campaign"   // member day, birthday; reference: "<campaign>:<member id>"
 )
 
 // Coupon is a coupon issued to a member: what it buys and when it can be
@@ -49,4 +50,7 @@ type Coupons interface {
 	MarkUsed(ctx context.Context, c *Coupon) error
 	// ForMember returns the member's coupons, newest first.
 	ForMember(ctx context.Context, memberID int64) ([]*Coupon, error)
+	// IssueMany stores coupons in one statement, skipping those whose
+	// (source, reference, reward) exists, and returns how many it added.
+	IssueMany(ctx context.Context, cs []*Coupon) (int64, error)
 }

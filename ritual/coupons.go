@@ -449,7 +449,6 @@ func (c *Club) RedeemInChat(ctx context.Context, tx Repos, m *Merchant, member *
 		return c.couponReply("reply.redeem_refused", redeemRefusedData{Merchant: m.Name, Reward: arg, Reason: refused.Message})
 	}
 	r := out.redemption
-	c.observeBook(m, out.book) // counted before commit: the delivery's transaction is the caller's
 	return c.couponReply("reply.redeemed", redeemedData{
 		Merchant: m.Name, Name: r.Reward.Name, Product: r.Reward.Product, Code: r.Coupon.Code,
 		From: m.couponTime(r.Coupon.ValidFrom), Until: m.couponTime(r.Coupon.ValidUntil),

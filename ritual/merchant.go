@@ -15,17 +15,22 @@ import (
 // account. Its settings are seeded from config.yaml and live in the database
 // afterwards.
 type Merchant struct {
-	ID              string                 `json:"id"`
-	Name            string                 `json:"name"`
-	Timezone        string                 `json:"timezone"`
-	OfficialAccount OfficialAccount        `json:"official_account"`
-	Membership      Membership             `json:"membership"`
-	Activation      Activation             `json:"activation"`
-	Rewards         []Reward               `json:"rewards"`
-	Referral        Referral               `json:"referral"`
-	SignIn          SignIn                 `json:"signin"`
-	Groups          Groups                 `json:"groups"`
-	Templates       map[string]TemplateRef `json:"templates"`
+	ID              string          `json:"id"`
+	Name            string          `json:"name"`
+	Timezone        string          `json:"timezone"`
+	OfficialAccount OfficialAccount `json:"official_account"`
+	Membership      Membership      `json:"membership"`
+	Activation      Activation      `json:"activation"`
+	Rewards         []Reward        `json:"rewards"`
+	Referral        Referral        `json:"referral"`
+	SignIn          SignIn          `json:"signin"`
+	Groups          Groups          `json:"groups"`
+	Campaigns       Campaigns       `json:"campaigns"`
+	// TemplateQuota is the account's daily template-message quota (WeChat's
+	// default is 100,000). Campaigns use at most 90% of it, so messages
+	// about members' own changes always get through.
+	TemplateQuota int                    `json:"template_quota"`
+	Templates     map[string]TemplateRef `json:"templates"`
 
 	// APIKeyHash is the SHA-256 of the merchant API key; the key itself is
 	// never stored.
@@ -96,7 +101,10 @@ const (
 )
 
 // TemplatePurposes lists the purposes a merchant may configure.
-var templatePurposes = []string{PurposePointsChanged, PurposeLevelChanged, PurposeCouponIssued, PurposeGiftGranted, PurposeCeremony}
+var templatePurposes = []string{
+	PurposePointsChanged, PurposeLevelChanged, PurposeCouponIssued, PurposeGiftGranted, PurposeCeremony,
+	PurposeMemberDay, PurposeBirthday, PurposePointsExpiring, PurposeSignInReminder, PurposeLeaderboard,
+}
 
 // HashAPIKey returns the stored form of a merchant API key. Keys are long
 // random strings, so a plain SHA-256 is enough and lets us look a key up by
@@ -153,6 +161,12 @@ func (m *Merchant) Validate() error {
 	}
 	if err := m.Groups.Validate(); err != nil {
 		return Prefix("groups", err)
+	}
+	if err := m.Campaigns.Validate(m.Timezone, m.Rewards); err != nil {
+		return Prefix("campaigns", err)
+	}
+	if m.TemplateQuota < 0 {
+		return FieldErrorf("template_quota", "must not be negative (0: WeChat's default, 100000)")
 	}
 	return validateTemplates(m.Templates)
 }

@@ -1,5 +1,7 @@
 package ritual
 
+import "context"
+
 // Observer is told what the domain did, after it committed, so an adapter
 // can count it (package handlers exports Prometheus metrics from it). Calls
 // must be cheap and must not block.
@@ -12,6 +14,8 @@ type Observer interface {
 	// MessageSent: result is sent, retry, quota, waiting_follow or failed.
 	MessageSent(merchant, purpose, result string, errcode int)
 	JobRan(job, result string)
+	// CampaignQueued: n messages of a campaign were queued.
+	CampaignQueued(merchant, campaign string, n int64)
 }
 
 // nopObserver observes nothing.
@@ -22,6 +26,7 @@ func (nopObserver) PointsChanged(string, string, int64)     {}
 func (nopObserver) LevelChanged(string, bool)               {}
 func (nopObserver) MessageSent(string, string, string, int) {}
 func (nopObserver) JobRan(string, string)                   {}
+func (nopObserver) CampaignQueued(string, string, int64)    {}
 
 func (c *Club) observe(fn func(Observer)) { fn(c.observer) }
 
@@ -41,4 +46,23 @@ func (c *Club) observeBook(m *Merchant, book *pointsBook) {
 		c.observer.LevelChanged(m.ID, to > from)
 	}
 	c.observeBook(m, book.also)
+}
+
+// booksKey marks a context whose transaction collects the points books it
+// changes, to be observed once it commits.
+type booksKey struct{}
+
+type bookCollector struct{ books []*pointsBook }
+
+// collecting returns ctx with a fresh collector.
+func collecting(ctx context.Context) (context.Context, *bookCollector) {
+	col := &bookCollector{}
+	return context.WithValue(ctx, booksKey{}, col), col
+}
+
+// collect adds book to the context's collector, if it has one.
+func collect(ctx context.Context, book *pointsBook) {
+	if col, ok := ctx.Value(booksKey{}).(*bookCollector); ok {
+		col.books = append(col.books, book)
+	}
 }

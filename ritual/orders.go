@@ -82,6 +82,10 @@ func (c *Club) recordOrder(ctx context.Context, tx Repos, m *Merchant, in OrderI
 		return nil, nil, err
 	}
 	reason := fmt.Sprintf("消费¥%s得积分（订单%s）", templates.Yuan(order.AmountFen), shortRef(order.OrderNo))
+	if c.isMemberDay(m, order.PaidAt) && m.Campaigns.MemberDay.Multiplier > 1 {
+		order.PointsEarned *= int64(m.Campaigns.MemberDay.Multiplier)
+		reason = fmt.Sprintf("会员日%d倍积分（订单%s）", m.Campaigns.MemberDay.Multiplier, shortRef(order.OrderNo))
+	}
 	if _, err := book.earn(order.PointsEarned, SourceOrder, order.OrderNo, reason); errors.Is(err, errAlreadyOnLedger) {
 		return nil, nil, errResend
 	} else if err != nil {

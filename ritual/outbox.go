@@ -36,8 +36,12 @@ type OutboxMessage struct {
 	LastError     string
 	WeChatMsgID   int64
 	MergedInto    int64
-	CreatedAt     time.Time
-	SentAt        *time.Time
+	// Campaign names the campaign run that queued the message
+	// ("member_day:2026-12-08"); empty for messages about a member's own
+	// changes, which always go first and are never held for the quota.
+	Campaign  string
+	CreatedAt time.Time
+	SentAt    *time.Time
 }
 
 // Notice is what a message says, kept as data and rendered into the

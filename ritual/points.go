@@ -73,7 +73,9 @@ type pointsBook struct {
 }
 
 func newPointsBook(ctx context.Context, tx Repos, m *Merchant, member *Member, now time.Time) *pointsBook {
-	return &pointsBook{ctx: ctx, tx: tx, m: m, member: member, now: now}
+	book := &pointsBook{ctx: ctx, tx: tx, m: m, member: member, now: now}
+	collect(ctx, book)
+	return book
 }
 
 // earn books amount points as one lot that expires after the merchant's

@@ -55,6 +55,9 @@ type Relay struct {
 type WeChat interface {
 	Messenger
 	CardMessenger
+	// SendText sends a customer-service text message, which WeChat allows
+	// within 48 hours of the member's last message.
+	SendText(ctx context.Context, m *Merchant, openid, text string) error
 }
 
 // NewRelay returns a relay sending through w.
@@ -111,6 +114,11 @@ func (r *Relay) deliver(ctx context.Context, msg *OutboxMessage) error {
 		msg.Status = OutboxWaitingFollow
 		return r.finish(ctx, msg)
 	}
+	if errors.Is(err, errOverBudget) {
+		msg.NextAttemptAt, msg.Attempts = nextQuotaReset(c.clock()), max(0, msg.Attempts-1)
+		msg.LastError = "held for tomorrow: today's campaign share of the template quota is spent"
+		return r.finish(ctx, msg)
+	}
 	if err == nil {
 		now := c.clock()
 		msg.Status, msg.SentAt, msg.WeChatMsgID, msg.LastErrCode, msg.LastError = OutboxSent, &now, id, 0, ""
@@ -145,11 +153,41 @@ func (r *Relay) send(ctx context.Context, m *Merchant, member *Member, msg *Outb
 	if !member.Following() {
 		return 0, errNotFollowing
 	}
+	if msg.Purpose == PurposeCustomText {
+		return 0, r.wechat.SendText(ctx, m, member.OpenID, msg.Notice.Reason)
+	}
+	if over, err := r.overBudget(ctx, m, msg); err != nil || over {
+		if err == nil {
+			err = errOverBudget
+		}
+		return 0, err
+	}
 	tm, err := r.club.templateMessage(m, member, msg)
 	if err != nil {
 		return 0, &SendError{Class: SendFinal, Message: err.Error()}
 	}
 	return r.wechat.SendTemplate(ctx, m, tm)
+}
+
+// errOverBudget: a campaign message waits for tomorrow's quota.
+var errOverBudget = errors.New("ritual: the day's campaign budget is spent")
+
+// campaignShare is the part of the daily template quota campaigns may use.
+const campaignShare = 0.9
+
+// overBudget counts a template send against the merchant's daily quota (in
+// China days, as WeChat counts) and reports whether a campaign message
+// would go over the campaigns' share.
+func (r *Relay) overBudget(ctx context.Context, m *Merchant, msg *OutboxMessage) (bool, error) {
+	quota := m.TemplateQuota
+	if quota == 0 {
+		quota = 100000
+	}
+	n, err := r.club.store.Limits().Bump(ctx, "tpl:"+m.ID+":"+r.club.clock().In(chinaTime).Format("2006-01-02"))
+	if err != nil {
+		return false, err
+	}
+	return msg.Campaign != "" && float64(n) > float64(quota)*campaignShare, nil
 }
 
 // membershipNumber is what the member card shows as the member's number.

@@ -79,6 +79,11 @@ type Members interface {
 	// Funnel returns the funnel stages of the members recognized in
 	// [from, to).
 	Funnel(ctx context.Context, merchantID string, from, to time.Time) ([]Funnel, error)
+	// Page returns up to limit members with id above afterID, in id order,
+	// with only what a campaign needs: id, openid, state.
+	Page(ctx context.Context, merchantID string, afterID int64, limit int) ([]*Member, error)
+	// WithBirthday returns the members whose birthday falls on month-day.
+	WithBirthday(ctx context.Context, merchantID string, monthDay string) ([]int64, error)
 }
 
 // InboundLog remembers every message and event received, so a delivery
@@ -113,6 +118,8 @@ type Orders interface {
 	RefundByNo(ctx context.Context, merchantID, refundNo string) (*Refund, error)
 	// CountForMember counts all the member's orders, refunded or not.
 	CountForMember(ctx context.Context, memberID int64) (int, error)
+	// DaySummary adds up the merchant's orders paid in [from, to).
+	DaySummary(ctx context.Context, merchantID string, from, to time.Time) (DaySummary, error)
 }
 
 // Ledger stores the append-only points ledger and the lots it is spent from.
@@ -136,6 +143,14 @@ type Ledger interface {
 	ByReference(ctx context.Context, merchantID, source, reference string) (*PointsEntry, error)
 	// CountSince counts the member's entries from source booked at or after since.
 	CountSince(ctx context.Context, memberID int64, source string, since time.Time) (int, error)
+	// DueMembers returns up to limit members of the merchant with points in
+	// lots expiring at or before t.
+	DueMembers(ctx context.Context, merchantID string, t time.Time, limit int) ([]int64, error)
+	// Expiring returns up to limit unannounced lots with points left that
+	// expire before t, soonest first.
+	Expiring(ctx context.Context, merchantID string, t time.Time, limit int) ([]*PointsLot, error)
+	// MarkAnnounced records that a lot's coming expiry was announced.
+	MarkAnnounced(ctx context.Context, lotID int64, at time.Time) error
 	// Board ranks members by the entries from sources booked in [from, to):
 	// Count is the entries from counted minus the others, Points the sum of
 	// deltas; members with a positive Count, highest Count then Points
@@ -194,6 +209,19 @@ type Outbox interface {
 	ForMember(ctx context.Context, memberID int64, limit int) ([]*OutboxMessage, error)
 	// Depth counts messages by status.
 	Depth(ctx context.Context) (map[OutboxStatus]int64, error)
+	// EnqueueMany adds messages in one statement, skipping those whose
+	// (purpose, reference) was enqueued before, and returns how many it added.
+	EnqueueMany(ctx context.Context, msgs []*OutboxMessage) (int64, error)
+	// CampaignReport counts a campaign's messages by status and, for those
+	// not sent, by the last error.
+	CampaignReport(ctx context.Context, merchantID, campaign string) ([]ReportLine, error)
+}
+
+// ReportLine is one line of a campaign report.
+type ReportLine struct {
+	Status    OutboxStatus `json:"status"`
+	LastError string       `json:"last_error,omitempty"`
+	Messages  int64        `json:"messages"`
 }
 
 // SendPauses remembers merchants whose sending is paused (daily quota spent).

@@ -229,7 +229,8 @@ func decode(k *koanf.Koanf) (Config, error) {
 	var cfg Config
 	var md mapstructure.Metadata
 	err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{Tag: "json", DecoderConfig: &mapstructure.DecoderConfig{
-		DecodeHook:       mapstructure.StringToTimeDurationHookFunc(),
+		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			mapstructure.StringToTimeDurationHookFunc(), mapstructure.TextUnmarshallerHookFunc()),
 		WeaklyTypedInput: true,
 		Squash:           true,
 		Metadata:         &md,

@@ -3,6 +3,7 @@
 //	wxclub [serve] [-config FILE]   run the service (the default)
 //	wxclub migrate [-config FILE]   create or upgrade the database schema
 //	wxclub check [-config FILE]     verify every ledger sums to its balance
+//	wxclub jobs list|run            campaign jobs: list them, run one slot by hand
 //	wxclub sim ACTION [flags]       play a shopper against a running service
 //	wxclub emulator [flags]         run the WeChat emulator on its own
 //	wxclub load webhook [flags]     load-test a running service
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServe(ctx, args, stderr)
 	case "migrate":
 		return runMigrate(ctx, args, stdout, stderr)
+	case "jobs":
+		return runJobs(ctx, args, stdout, stderr)
 	case "check":
 		return runCheck(ctx, args, stdout, stderr)
 	case "sim":
@@ -91,8 +94,11 @@ const usage = `usage:
   wxclub [serve] [-config FILE]   run the service (default config.yaml)
   wxclub migrate [-config FILE]   create or upgrade the database schema
   wxclub check [-config FILE]     verify every member's ledger sums to their balance
+  wxclub jobs list                list campaign jobs: next run, last result
+  wxclub jobs run JOB --merchant M [--at TIME]   run one slot by hand (once per slot)
   wxclub sim ACTION [flags]       play a shopper: follow [--scene S], unfollow, scan SCENE,
                                   say TEXT, inbox, redeliver; --merchant, --openid, --server
+  wxclub sim group say TEXT --group G --sender S | messages --group G   speak in a group
   wxclub emulator [flags]         run the WeChat emulator on its own
   wxclub load webhook [flags]     drive a running service with signed messages; report req/s and p99
   wxclub probe URL                exit 0 if URL answers 200 (a container health check)

@@ -89,6 +89,9 @@ func TestMetrics(t *testing.T) {
 	sim(t, m, "say", "帮助", openid)
 	post(t, m.URL()+"/api/v1/orders", m.Config.Merchants[0].APIKey, `{"order_no":"MET-1","openid":"oMetrics00000000000000000001","amount_fen":52000}`)
 	post(t, m.URL()+"/api/v1/orders", m.Config.Merchants[0].APIKey, `{"order_no":"MET-2","openid":"oMetrics00000000000000000001","amount_fen":100}`)
+	// Senior has a ceremony: the level changes when the member performs it.
+	sim(t, m, "say", "我是茶友，以茶会友", openid)
+	sim(t, m, "say", "确认", openid)
 	if r, _ := http.Get(m.URL() + "/wechat/nobody?signature=x"); r != nil {
 		r.Body.Close()
 	}
@@ -101,10 +104,11 @@ func TestMetrics(t *testing.T) {
 	text := string(body)
 	for _, want := range []string{
 		`wxclub_webhook_requests_total{kind="event:subscribe",merchant="demo",outcome="replied"} 1`,
-		`wxclub_webhook_requests_total{kind="text",merchant="demo",outcome="replied"} 1`,
-		`wxclub_webhook_request_duration_seconds_bucket{kind="text",merchant="demo",le="5"} 1`,
+		`wxclub_webhook_requests_total{kind="text",merchant="demo",outcome="replied"} 3`,
+		`wxclub_webhook_request_duration_seconds_bucket{kind="text",merchant="demo",le="5"} 3`,
 		`wxclub_orders_total{merchant="demo",outcome="created"} 2`,
 		`wxclub_points_total{direction="issued",merchant="demo",source="order"} 521`,
+		`wxclub_points_total{direction="issued",merchant="demo",source="level_reward"} 100`,
 		`wxclub_level_changes_total{direction="up",merchant="demo"} 1`,
 		`wxclub_outbox_messages{status="pending"}`,
 		`go_sql_max_open_connections{db_name="sqlite"} 1`,

@@ -58,6 +58,25 @@ func (e *jobSpecError) Error() string {
 	return "job " + e.job + ": bad schedule " + e.spec + ": " + e.err.Error()
 }
 
+// addCampaign schedules a merchant's campaign job; each slot is claimed in
+// the database before it runs.
+func (s *scheduler) addCampaign(job ritual.CampaignJob) error {
+	spec := job.ZonedSpec()
+	_, err := s.cron.AddFunc(spec, func() {
+		ran, err := s.club.RunCampaign(s.ctx, job, time.Now(), s.owner)
+		switch {
+		case err != nil && s.ctx.Err() == nil:
+			s.log.Warn("campaign failed", "job", job.ID(), "err", err)
+		case !ran:
+			s.log.Debug("campaign slot already run", "job", job.ID())
+		}
+	})
+	if err != nil {
+		return &jobSpecError{job: job.ID(), spec: spec, err: err}
+	}
+	return nil
+}
+
 // runSlot runs job for the slot the schedule fired at: specs have minute
 // granularity, so the minute names the slot on every replica.
 func (s *scheduler) runSlot(job scheduledJob, fired time.Time) {

@@ -106,6 +106,9 @@ func (m *Main) Run(ctx context.Context) error {
 		Clock: m.Clock, Logger: m.Logger, Observer: m.Metrics, WeChat: m.WeChat, PublicURL: m.publicURL(),
 	})
 	m.Metrics.WatchOutbox(m.Club.OutboxDepth)
+	if m.Config.WeChat.APIBase == APIBaseEmulator {
+		m.bridgeToEmulator()
+	}
 	if err := m.seedMerchants(ctx); err != nil {
 		return err
 	}
@@ -115,7 +118,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.server = &http.Server{
 		Handler: handlers.New(handlers.Options{
 			Club: m.Club, ReplayWindow: m.Config.WeChat.ReplayWindow, Logger: m.Logger, Emulator: m.emulatorHandler(),
-			Metrics: m.Metrics, LogOpenIDs: m.Config.Log.OpenIDs,
+			Metrics: m.Metrics, LogOpenIDs: m.Config.Log.OpenIDs, Tagger: m.tagger(),
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
@@ -159,6 +162,17 @@ func (m *Main) seedMerchants(ctx context.Context) error {
 	return nil
 }
 
+// bridgeToEmulator points merchants with a group secret but no bridge
+// callback at the emulator's bridge side, so the demo's group posts land
+// somewhere they can be read (GET /emu/groups/<group>/messages).
+func (m *Main) bridgeToEmulator() {
+	for i, mc := range m.Config.Merchants {
+		if mc.Groups.Secret != "" && mc.Groups.CallbackURL == "" {
+			m.Config.Merchants[i].Groups.CallbackURL = m.URL() + "/emu/groups/callback?merchant=" + mc.ID
+		}
+	}
+}
+
 // configureWeChat points silenceper at WeChat or at the in-process
 // emulator, which learns each merchant's account and webhook.
 func (m *Main) configureWeChat() error {
@@ -178,6 +192,11 @@ func (m *Main) configureWeChat() error {
 // account and where its webhook is.
 func registerAccounts(emu *emulator.Emulator, merchants []MerchantConfig, serviceURL string) error {
 	for _, mc := range merchants {
+		if mc.Groups.Secret != "" {
+			if err := emu.RegisterGroupBridge(mc.ID, mc.Groups.Secret); err != nil {
+				return fmt.Errorf("emulator: register %s's group bridge: %w", mc.ID, err)
+			}
+		}
 		acct := mc.OfficialAccount
 		err := emu.Register(emulator.Account{
 			Name: mc.ID, AppID: acct.AppID, AppSecret: acct.AppSecret, Token: acct.Token,
@@ -228,7 +247,36 @@ func (m *Main) startBackground() error {
 			return err
 		}
 	}
+	if err := m.scheduleCampaigns(ctx); err != nil {
+		return err
+	}
 	m.schedule.start()
+	return nil
+}
+
+// scheduleCampaigns puts every merchant's campaign jobs on cron, and runs
+// once any slot missed while the service was down that is still within
+// its job's catch-up window.
+func (m *Main) scheduleCampaigns(ctx context.Context) error {
+	jobs, err := m.Club.CampaignJobs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, job := range jobs {
+		if err := m.schedule.addCampaign(job); err != nil {
+			return err
+		}
+	}
+	m.workers.Add(1)
+	go func() {
+		defer m.workers.Done()
+		ran, err := m.Club.CatchUp(ctx, replicaName())
+		if err != nil && ctx.Err() == nil {
+			m.Logger.Warn("catching up missed campaign slots", "err", err)
+		} else if len(ran) > 0 {
+			m.Logger.Info("ran missed campaign slots", "jobs", ran)
+		}
+	}()
 	return nil
 }
 
@@ -256,6 +304,13 @@ func (m *Main) publicURL() string {
 	return m.URL()
 }
 
+// tagger mirrors groups and levels to WeChat user tags, when the WeChat
+// client can.
+func (m *Main) tagger() ritual.Tagger {
+	t, _ := m.WeChat.(ritual.Tagger)
+	return t
+}
+
 // replicaName names this process in leases and job claims.
 func replicaName() string {
 	host, _ := os.Hostname()
@@ -268,6 +323,7 @@ func replicaName() string {
 func (m *Main) relay(ctx context.Context) {
 	relay := m.Club.NewRelay(m.WeChat, ritual.RelayOptions{
 		Owner: replicaName(), Lease: m.Config.Relay.Lease, Batch: m.Config.Relay.Batch, Concurrency: m.Config.Relay.Concurrency,
+		Bridge: wechat.NewBridge(&http.Client{Timeout: m.Config.WeChat.HTTPTimeout}),
 	})
 	for ctx.Err() == nil {
 		n, err := relay.RunOnce(context.WithoutCancel(ctx))

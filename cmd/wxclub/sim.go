@@ -21,6 +21,9 @@ const defaultShopper = "oDemoShopper0000000000000001"
 // WeChat would, delivers it to the merchant's webhook and hands back the
 // decrypted reply, which is printed.
 func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "group" {
+		return runSimGroup(ctx, args[1:], stdout, stderr)
+	}
 	fs := newFlagSet("sim", stderr)
 	merchant := fs.String("merchant", "demo", "merchant id")
 	openid := fs.String("openid", defaultShopper, "the shopper's openid")

@@ -1,0 +1,157 @@
+package ritual
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// SourceLeaderboard books a weekly leaderboard reward; reference
+// "<week>:<group id or all>:<member id>", so each place is paid once.
+const SourceLeaderboard = "leaderboard"
+
+// leaderboard rewards the week's top members of each group and of the
+// whole merchant, once, and announces each group's result in the group.
+// Ties keep the member who joined first ahead, and the post says so.
+func (c *Club) leaderboard(ctx context.Context, m *Merchant, slot time.Time) (string, error) {
+	j := m.Campaigns.Leaderboard
+	from := weekStart(slot, m.Location())
+	week := from.Format("2006-01-02")
+	overall, err := c.store.Groups().TopEarners(ctx, m.ID, from, from.AddDate(0, 0, 7), j.Top)
+	if err != nil {
+		return "", err
+	}
+	paid, err := c.payPlaces(ctx, m, overall, week+":all", "全店")
+	if err != nil {
+		return "", err
+	}
+	groups, err := c.store.Groups().ListGroups(ctx, m.ID)
+	if err != nil {
+		return "", err
+	}
+	for _, g := range groups {
+		rows, err := c.store.Groups().Board(ctx, m.ID, g.GroupID, from, from.AddDate(0, 0, 7), j.Top)
+		if err != nil {
+			return "", err
+		}
+		n, err := c.payPlaces(ctx, m, rows, week+":"+g.GroupID, "本群")
+		if err != nil {
+			return "", err
+		}
+		paid += n
+		if err := c.postBoard(ctx, m, g.GroupID, week, rows, overall); err != nil {
+			return "", err
+		}
+	}
+	detail, _ := json.Marshal(map[string]any{"week": week, "groups": len(groups), "rewards": paid})
+	return string(detail), nil
+}
+
+// payPlaces pays the places of one board, each in its own transaction and
+// each at most once.
+func (c *Club) payPlaces(ctx context.Context, m *Merchant, rows []GroupBoardRow, board, where string) (int, error) {
+	paid := 0
+	for i, r := range rows {
+		points := m.Campaigns.Leaderboard.Rewards[i]
+		if points <= 0 || r.Points <= 0 {
+			continue
+		}
+		ok, err := c.payPlace(ctx, m, r.MemberID, points, fmt.Sprintf("%s:%d", board, r.MemberID), fmt.Sprintf("%s周榜第%d名奖励", where, i+1))
+		if err != nil {
+			return paid, err
+		}
+		if ok {
+			paid++
+		}
+	}
+	return paid, nil
+}
+
+func (c *Club) payPlace(ctx context.Context, m *Merchant, memberID, points int64, ref, reason string) (bool, error) {
+	paid := false
+	var book *pointsBook
+	err := c.store.Atomic(ctx, func(tx Repos) error {
+		member, err := tx.Members().ByID(ctx, memberID)
+		if err != nil {
+			return err
+		}
+		book = newPointsBook(ctx, tx, m, member, c.clock())
+		if err := book.expireDue(); err != nil {
+			return err
+		}
+		if _, err := book.earn(points, SourceLeaderboard, ref, reason); err == errAlreadyOnLedger {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		paid = true
+		_, err = c.settle(ctx, tx, m, member, book, "leaderboard:"+ref)
+		return err
+	})
+	if err == nil && paid {
+		c.observeBook(m, book)
+	}
+	return paid, err
+}
+
+// postBoard announces a group's week in the group, through the outbox.
+func (c *Club) postBoard(ctx context.Context, m *Merchant, groupID, week string, rows, overall []GroupBoardRow) error {
+	if len(rows) == 0 || m.Groups.CallbackURL == "" {
+		return nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "🏆 本周（%s起）积分榜奖励已发放：", week[5:])
+	for i, r := range rows {
+		name := strings.TrimSpace(r.Nickname)
+		if name == "" {
+			name = "群友"
+		}
+		fmt.Fprintf(&b, "\n第%d名 %s %d分 +%d积分", i+1, name, r.Points, m.Campaigns.Leaderboard.Rewards[i])
+	}
+	if len(overall) > 0 {
+		fmt.Fprintf(&b, "\n全店前%d名也已获奖。", len(overall))
+	}
+	b.WriteString("\n同分按入会先后排序。")
+	now := c.clock()
+	_, err := c.store.Outbox().Enqueue(ctx, &OutboxMessage{
+		MerchantID: m.ID, MemberID: rows[0].MemberID, Purpose: PurposeGroupPost, Reference: fmt.Sprintf("board:%s:%s", week, groupID),
+		Notice: Notice{Reason: b.String(), Group: groupID, At: now}, Status: OutboxPending, NextAttemptAt: now, CreatedAt: now,
+	})
+	return err
+}
+
+// signInReminder reminds, in the evening, members who signed in yesterday
+// and not yet today: their streak is at stake. It uses a template message
+// (followers only, counted as a campaign against the day's quota), never a
+// customer-service message outside WeChat's 48-hour window.
+func (c *Club) signInReminder(ctx context.Context, m *Merchant, slot time.Time) (string, error) {
+	today := dayStart(slot, m.Location())
+	campaign := "signin_reminder:" + today.Format("2006-01-02")
+	var after int64
+	var queued int64
+	for {
+		rows, err := c.store.Groups().StreaksAtStake(ctx, m.ID, today.AddDate(0, 0, -1).Format("2006-01-02"), today.Format("2006-01-02"), after, campaignBatch)
+		if err != nil || len(rows) == 0 {
+			detail, _ := json.Marshal(map[string]any{"campaign": campaign, "reminders": queued})
+			return string(detail), err
+		}
+		after = rows[len(rows)-1].MemberID
+		msgs := make([]*OutboxMessage, 0, len(rows))
+		now := c.clock()
+		for _, r := range rows {
+			msgs = append(msgs, &OutboxMessage{
+				MerchantID: m.ID, MemberID: r.MemberID, Purpose: PurposeSignInReminder, Reference: fmt.Sprintf("%s:%d", campaign, r.MemberID),
+				Notice: Notice{Reason: fmt.Sprintf("已连续签到%d天，今天还没签到", r.Streak), At: now}, Status: OutboxPending,
+				NextAttemptAt: now, Campaign: campaign, CreatedAt: now,
+			})
+		}
+		n, err := c.store.Outbox().EnqueueMany(ctx, msgs)
+		if err != nil {
+			return "", err
+		}
+		queued += n
+		c.observer.CampaignQueued(m.ID, campaign, n)
+	}
+}
