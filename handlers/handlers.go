@@ -40,6 +40,8 @@ type Club interface {
 	SyncTag(ctx context.Context, m *ritual.Merchant, tagger ritual.Tagger, req ritual.TagSyncRequest) (*ritual.TagSyncReport, error)
 	Ceremonies(ctx context.Context, m *ritual.Merchant, status string, limit int) ([]ritual.CeremonyView, error)
 	GrantCeremony(ctx context.Context, m *ritual.Merchant, id int64) (ritual.CeremonyView, error)
+	CampaignStatuses(ctx context.Context, m *ritual.Merchant) ([]ritual.CampaignStatus, error)
+	CampaignReport(ctx context.Context, m *ritual.Merchant, campaign string) ([]ritual.ReportLine, error)
 }
 
 var _ Club = (*ritual.Club)(nil)
@@ -111,6 +113,8 @@ func New(opts Options) http.Handler {
 	api.POST("/tags/sync", s.postTagSync(opts.Tagger))
 	api.GET("/ceremonies", s.getCeremonies)
 	api.POST("/ceremonies/:id/grant", s.postCeremonyGrant)
+	api.GET("/campaigns", s.getCampaigns)
+	api.GET("/campaigns/report", s.getCampaignReport)
 	r.GET("/qr/:merchant/:scene", s.getQR)
 
 	if opts.Emulator != nil {

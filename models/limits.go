@@ -21,23 +21,28 @@ func (rateCounterRow) TableName() string { return "rate_counters" }
 
 type rateLimits struct{ db *gorm.DB }
 
+// Hit counts under the row's lock, so concurrent hits each see their own
+// count: the nth hit reads n, never a count others raised meanwhile.
 func (s rateLimits) Hit(ctx context.Context, key string, window time.Duration, now time.Time) (int, error) {
-	start := now.UTC().Truncate(window)
-	row := rateCounterRow{Key: key, WindowStart: start, Count: 1}
-	err := s.db.WithContext(ctx).Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "key"}, {Name: "window_start"}},
-		DoUpdates: clause.Assignments(map[string]any{"count": gorm.Expr("rate_counters.count + 1")}),
-	}).Create(&row).Error
-	if err != nil {
-		return 0, translate(err, "count attempt")
-	}
-	var got rateCounterRow
-	err = s.db.WithContext(ctx).Take(&got, "`key` = ? AND window_start = ?", key, start).Error
-	return got.Count, translate(err, "read attempt count")
+	start := now.UTC().Truncate(window) // window 0 from time zero: one count for the key, whose name carries the period
+	var n int
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		row := rateCounterRow{Key: key, WindowStart: start}
+		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
+			return err
+		}
+		var got rateCounterRow
+		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&got, "`key` = ? AND window_start = ?", key, start).Error; err != nil {
+			return err
+		}
+		n = got.Count + 1
+		return tx.Model(&rateCounterRow{}).Where("`key` = ? AND window_start = ?", key, start).Update("count", n).Error
+	})
+	return n, translate(err, "count attempt")
 }
 
 func (s rateLimits) Bump(ctx context.Context, key string) (int, error) {
-	return s.Hit(ctx, key, 0, time.Time{}) // window 0 from time zero: one count for the key, whose name carries the period
+	return s.Hit(ctx, key, 0, time.Time{})
 }
 
 // qrCodeRow is a QR code WeChat made for a merchant's scene.

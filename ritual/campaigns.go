@@ -128,3 +128,25 @@ func (c *Club) CatchUp(ctx context.Context, owner string) ([]string, error) {
 
 // ZonedSpec is the job's spec with its zone made explicit.
 func (j CampaignJob) ZonedSpec() string { return j.zoned }
+
+// CampaignStatus is one of a merchant's campaign jobs as operators see it.
+type CampaignStatus struct {
+	Job      string    `json:"job"`
+	Schedule string    `json:"schedule"`
+	NextRun  time.Time `json:"next_run"`
+	LastRun  *JobRun   `json:"last_run"`
+}
+
+// CampaignStatuses lists the merchant's campaign jobs with their next slot
+// and last run (whose detail holds the member day's summary).
+func (c *Club) CampaignStatuses(ctx context.Context, m *Merchant) ([]CampaignStatus, error) {
+	out := []CampaignStatus{}
+	for _, job := range c.jobsOf(m) {
+		last, err := c.store.JobRuns().Last(ctx, job.ID())
+		if err != nil && ErrorCode(err) != ENOTFOUND {
+			return nil, err
+		}
+		out = append(out, CampaignStatus{Job: job.Name, Schedule: job.Spec, NextRun: job.Next(c.clock()), LastRun: last})
+	}
+	return out, nil
+}

@@ -15,13 +15,13 @@ const (
 // JobRun is one run of a recurring job for one slot (the time the schedule
 // fired, truncated to the minute).
 type JobRun struct {
-	Job        string
-	Slot       time.Time
-	Owner      string
-	StartedAt  time.Time
-	FinishedAt *time.Time
-	Result     string
-	Detail     string
+	Job        string     `json:"job"`
+	Slot       time.Time  `json:"slot"`
+	Owner      string     `json:"owner"`
+	StartedAt  time.Time  `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at"`
+	Result     string     `json:"result"`
+	Detail     string     `json:"detail"`
 }
 
 // JobRuns claims slots, so that with any number of replicas each slot of

@@ -31,14 +31,20 @@ type relayEnv struct {
 func newRelayEnv(t *testing.T, db *models.DB, clock *ritualtest.Clock) *relayEnv {
 	t.Helper()
 	club, m := newClub(t, db, clock)
+	registerInEmulator(t, m)
+	e := &relayEnv{t: t, db: db, club: club, clock: clock, m: m}
+	e.relay = e.newRelay("replica-a")
+	return e
+}
+
+// registerInEmulator gives the merchant an account in the emulator.
+func registerInEmulator(t *testing.T, m *ritual.Merchant) {
+	t.Helper()
 	a := m.OfficialAccount
 	if err := wx.emu.Register(emulator.Account{Name: m.ID, AppID: a.AppID, AppSecret: a.AppSecret, Token: a.Token, EncodingAESKey: a.EncodingAESKey}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(wx.emu.ClearFaults)
-	e := &relayEnv{t: t, db: db, club: club, clock: clock, m: m}
-	e.relay = e.newRelay("replica-a")
-	return e
 }
 
 func (e *relayEnv) newRelay(owner string) *ritual.Relay {

@@ -86,10 +86,16 @@ func Merchant(mode string) *ritual.Merchant {
 		},
 		Referral: ritual.Referral{Points: 200, MonthlyCap: 10},
 		Templates: map[string]ritual.TemplateRef{
-			ritual.PurposePointsChanged: {ID: "TPL_POINTS"},
-			ritual.PurposeLevelChanged:  {ID: "TPL_LEVEL"},
-			ritual.PurposeCouponIssued:  {ID: "TPL_COUPON"},
-			ritual.PurposeGiftGranted:   {ID: "TPL_GIFT"},
+			ritual.PurposePointsChanged:  {ID: "TPL_POINTS"},
+			ritual.PurposeLevelChanged:   {ID: "TPL_LEVEL"},
+			ritual.PurposeCouponIssued:   {ID: "TPL_COUPON"},
+			ritual.PurposeGiftGranted:    {ID: "TPL_GIFT"},
+			ritual.PurposeCeremony:       {ID: "TPL_CEREMONY"},
+			ritual.PurposeMemberDay:      {ID: "TPL_MEMBER_DAY"},
+			ritual.PurposeBirthday:       {ID: "TPL_BIRTHDAY"},
+			ritual.PurposePointsExpiring: {ID: "TPL_EXPIRING"},
+			ritual.PurposeSignInReminder: {ID: "TPL_SIGNIN"},
+			ritual.PurposeLeaderboard:    {ID: "TPL_BOARD"},
 		},
 	}
 }

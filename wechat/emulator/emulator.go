@@ -50,6 +50,7 @@ type Emulator struct {
 	lastMsg  int64              // last inbound MsgId handed out
 	lastTmpl int64              // last template msgid handed out
 	calls    map[string]int     // API path -> calls received, faults included
+	bridge   *groupSide         // the group bridge's side: its own lock
 }
 
 // New returns an empty emulator; Register accounts before use.
@@ -64,6 +65,7 @@ func New(opts Options) *Emulator {
 		tokens:   map[string]*token{},
 		faults:   map[string][]*Fault{},
 		calls:    map[string]int{},
+		bridge:   newGroupSide(),
 		inbox:    map[string][]InboxItem{},
 		tickets:  map[string]*qrCode{},
 		// Ids look like WeChat's rather than 1, 2, 3, so a service that

@@ -12,12 +12,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"runtime"
 	"sort"
 	"strconv"
 	"sync"
 	"time"
-	"weak"
 )
 
 // The group bridge side. WeChat has no API for group chats, so merchants
@@ -101,23 +99,11 @@ type groupSide struct {
 	seen    map[string]bool // merchant + "\x00" + idempotency key
 }
 
-// groupSides holds each Emulator's bridge side, keyed weakly so an
-// emulator that is dropped takes its side with it. It lives beside the
-// Emulator rather than in it only because the bridge came later; it is
-// per emulator all the same.
-var groupSides sync.Map // weak.Pointer[Emulator] -> *groupSide
-
-func (e *Emulator) groups() *groupSide {
-	key := weak.Make(e)
-	if g, ok := groupSides.Load(key); ok {
-		return g.(*groupSide)
-	}
-	g, loaded := groupSides.LoadOrStore(key, &groupSide{secrets: map[string]string{}, posts: map[string][]GroupPost{}, seen: map[string]bool{}})
-	if !loaded {
-		runtime.AddCleanup(e, func(k weak.Pointer[Emulator]) { groupSides.Delete(k) }, key)
-	}
-	return g.(*groupSide)
+func newGroupSide() *groupSide {
+	return &groupSide{secrets: map[string]string{}, posts: map[string][]GroupPost{}, seen: map[string]bool{}}
 }
+
+func (e *Emulator) groups() *groupSide { return e.bridge }
 
 // RegisterGroupBridge sets the secret of merchant's group bridge, shared
 // with the service (the merchant's groups.secret).
