@@ -1,6 +1,8 @@
 package handlers_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,6 +38,46 @@ func TestCampaignAPIs(t *testing.T) {
 		}
 		if status, body := e.api("GET", "/api/v1/campaigns", e.apiKey); status != 200 || len(body["campaigns"].([]any)) != 0 {
 			t.Fatalf("another merchant's campaigns: %d %v, want none", status, body)
+		}
+	})
+}
+
+func TestCeremoniesAPI(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		e := newEnv(t, db, clock, ritual.ModePlaintext, 5*time.Minute)
+		m := ritualtest.Merchant(ritual.ModePlaintext)
+		m.Membership.Levels[1].Ceremony = &ritual.CeremonyRule{Steps: []string{ritual.StepConfirm}, DeadlineDays: 7, OnDeadline: ritual.DeadlineWait}
+		_, key := e.seed(m)
+		for _, no := range []string{"CA1", "CA2"} {
+			if r := e.postJSON("/api/v1/orders", key, `{"order_no":"`+no+`","phone":"13911112222","amount_fen":30000}`); r.status != 201 {
+				t.Fatalf("order: %d %s", r.status, r.body)
+			}
+		}
+		status, body := e.api("GET", "/api/v1/ceremonies?status=open", key)
+		list, _ := body["ceremonies"].([]any)
+		if status != 200 || len(list) != 1 {
+			t.Fatalf("open ceremonies: %d %v", status, body)
+		}
+		cer := list[0].(map[string]any)
+		if cer["to_level"] != "senior" || cer["phone"] != "13911112222" || cer["status"] != "open" {
+			t.Fatalf("ceremony = %v", cer)
+		}
+		id := fmt.Sprint(int64(cer["id"].(float64)))
+		if r := e.postJSON("/api/v1/ceremonies/"+id+"/grant", e.apiKey, ``); r.status != 404 {
+			t.Fatalf("granting another merchant's ceremony: %d, want 404", r.status)
+		}
+		if r := e.postJSON("/api/v1/ceremonies/"+id+"/grant", key, ``); r.status != 200 || !strings.Contains(r.body, `"outcome":"by_hand"`) {
+			t.Fatalf("grant: %d %s", r.status, r.body)
+		}
+		if r := e.postJSON("/api/v1/ceremonies/"+id+"/grant", key, ``); r.status != 409 {
+			t.Fatalf("granting twice: %d, want 409", r.status)
+		}
+		if status, _ := e.api("GET", "/api/v1/ceremonies?status=sleeping", key); status != 422 {
+			t.Fatalf("bad status filter: %d, want 422", status)
+		}
+		if _, v := e.api("GET", "/api/v1/members/13911112222", key); v["level"].(map[string]any)["key"] != "senior" {
+			t.Fatalf("member after the grant = %v", v["level"])
 		}
 	})
 }

@@ -134,3 +134,32 @@ func TestCampaignsStayWithinTheQuota(t *testing.T) {
 		}
 	})
 }
+
+func TestCeremonyIsAnnouncedInTheMembersGroups(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		e := newGroupEnv(t, db, clock, func(m *ritual.Merchant) {
+			m.Groups.CallbackURL = "http://bridge.example/callback"
+			m.Membership.Levels[1].Ceremony = &ritual.CeremonyRule{
+				Steps: []string{ritual.StepGroupSignIn}, DeadlineDays: 7, Announce: true, OnDeadline: ritual.DeadlineWait,
+			}
+		})
+		openid := e.linked("s-cer")
+		mustOrder(t, e.club, e.m, ritual.OrderInput{OrderNo: "AN1", OpenID: openid, AmountFen: 30000})
+		mustOrder(t, e.club, e.m, ritual.OrderInput{OrderNo: "AN2", OpenID: openid, AmountFen: 20000})
+		if v := view(t, e.club, e.m, openid); v.Ceremony == nil {
+			t.Fatal("no ceremony opened")
+		}
+		e.say("s-cer", "签到") // the step: sign in in a group
+		if got := view(t, e.club, e.m, openid).Level.Key; got != "senior" {
+			t.Fatalf("after signing in in the group: %s, want senior", got)
+		}
+		msgs, _ := db.Outbox().ForMember(context.Background(), e.member(openid).ID, 50)
+		for _, msg := range msgs {
+			if msg.Purpose == ritual.PurposeGroupPost && msg.Notice.Group == e.group && strings.Contains(msg.Notice.Reason, "茶友") {
+				return
+			}
+		}
+		t.Fatalf("no announcement for group %s in %+v", e.group, msgs)
+	})
+}

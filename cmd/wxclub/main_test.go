@@ -177,3 +177,26 @@ func TestProbe(t *testing.T) {
 		t.Fatal("probe of a 404 succeeded")
 	}
 }
+
+func TestJobsCommand(t *testing.T) {
+	path := writeConfig(t, strings.Replace(mustReadFile(t, shippedConfig), "dsn: wxclub.db", "dsn: '"+filepath.Join(t.TempDir(), "jobs.db")+"'", 1))
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"jobs", "list", "-config", path}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "demo:member_day ") || !strings.Contains(out.String(), "never run") {
+		t.Fatalf("jobs list printed:\n%s", out.String())
+	}
+	args := []string{"jobs", "run", "birthday", "--merchant", "demo", "--at", "2026-05-20T09:00:00+08:00", "-config", path}
+	out.Reset()
+	if err := run(context.Background(), args, &out, io.Discard); err != nil || !strings.Contains(out.String(), "ran: ok") {
+		t.Fatalf("first run: %v %q", err, out.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), args, &out, io.Discard); err != nil || !strings.Contains(out.String(), "already ran; nothing done") {
+		t.Fatalf("second run of the slot: %v %q, want it refused", err, out.String())
+	}
+	if err := run(context.Background(), []string{"jobs", "run", "nope", "--merchant", "demo", "-config", path}, io.Discard, io.Discard); err == nil {
+		t.Fatal("an unknown job ran")
+	}
+}
