@@ -279,7 +279,7 @@ func TestGroupWebhookRepeatsHaveNoSecondEffect(t *testing.T) {
 				defer resp.Body.Close()
 				var buf bytes.Buffer
 				buf.ReadFrom(resp.Body)
-				out[i] = response{resp.StatusCode, buf.String()}
+				out[i] = response{resp.StatusCode, buf.String(), resp.Header}
 			}()
 		}
 		wg.Wait()

@@ -6,6 +6,7 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"time"
@@ -42,6 +43,10 @@ type Club interface {
 	GrantCeremony(ctx context.Context, m *ritual.Merchant, id int64) (ritual.CeremonyView, error)
 	CampaignStatuses(ctx context.Context, m *ritual.Merchant) ([]ritual.CampaignStatus, error)
 	CampaignReport(ctx context.Context, m *ritual.Merchant, campaign string) ([]ritual.ReportLine, error)
+	Settings(ctx context.Context, m *ritual.Merchant) (ritual.SettingsDoc, error)
+	Section(ctx context.Context, m *ritual.Merchant, section string) (json.RawMessage, int, error)
+	UpdateSettings(ctx context.Context, m *ritual.Merchant, section string, body []byte, by string, ifVersion int) (*ritual.SettingsVersion, error)
+	SettingsVersions(ctx context.Context, m *ritual.Merchant, limit int) ([]ritual.SettingsVersion, error)
 }
 
 var _ Club = (*ritual.Club)(nil)
@@ -64,6 +69,9 @@ type Options struct {
 	// Tagger, when set, manages WeChat user tags for POST /api/v1/tags/sync
 	// (the wechat.Client); without it that route answers 503.
 	Tagger ritual.Tagger
+	// Console, when set, is the merchant's web console (handlers/console),
+	// served under /console/.
+	Console http.Handler
 }
 
 // Server holds the handlers' dependencies.
@@ -96,6 +104,7 @@ func New(opts Options) http.Handler {
 	r.POST("/wechat/:merchant", s.wechatMessage)
 	r.POST("/group/:merchant", s.groupMessage)
 
+	r.GET("/api/v1/openapi.json", s.getOpenAPI)
 	api := r.Group("/api/v1", s.authenticate)
 	api.GET("/members/:openid", s.getMember)
 	api.GET("/members/:openid/ledger", s.getLedger)
@@ -115,10 +124,18 @@ func New(opts Options) http.Handler {
 	api.POST("/ceremonies/:id/grant", s.postCeremonyGrant)
 	api.GET("/campaigns", s.getCampaigns)
 	api.GET("/campaigns/report", s.getCampaignReport)
+	api.GET("/settings", s.getSettings)
+	api.GET("/settings/versions", s.getSettingsVersions)
+	api.GET("/settings/:section", s.getSettingsSection)
+	api.PUT("/settings/:section", s.putSettingsSection)
 	r.GET("/qr/:merchant/:scene", s.getQR)
 
 	if opts.Emulator != nil {
 		r.Any("/emu/*path", gin.WrapH(opts.Emulator))
+	}
+	if opts.Console != nil {
+		r.GET("/console", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/console/") })
+		r.Any("/console/*path", gin.WrapH(opts.Console))
 	}
 	r.NoRoute(func(c *gin.Context) {
 		writeError(c, ritual.Errorf(ritual.ENOTFOUND, "no route %s %s", c.Request.Method, c.Request.URL.Path))

@@ -115,6 +115,7 @@ func (d delivery) request(base string) *http.Request {
 type response struct {
 	status int
 	body   string
+	header http.Header
 }
 
 func (e *env) do(req *http.Request) response {
@@ -125,7 +126,7 @@ func (e *env) do(req *http.Request) response {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return response{resp.StatusCode, string(b)}
+	return response{resp.StatusCode, string(b), resp.Header}
 }
 
 func (e *env) send(d delivery) response { return e.do(d.request(e.server.URL)) }

@@ -106,6 +106,18 @@ func (s ceremonies) List(ctx context.Context, merchantID, status string, limit i
 	return out, nil
 }
 
+func (s ceremonies) ForMember(ctx context.Context, memberID int64, limit int) ([]*ritual.Ceremony, error) {
+	var rows []ceremonyRow
+	if err := s.db.WithContext(ctx).Where("member_id = ?", memberID).Order("id DESC").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, translate(err, "list member's ceremonies")
+	}
+	out := make([]*ritual.Ceremony, len(rows))
+	for i, r := range rows {
+		out[i] = r.toCeremony()
+	}
+	return out, nil
+}
+
 func (s ceremonies) OpenBefore(ctx context.Context, merchantID string, t time.Time, limit int) ([]int64, error) {
 	var ids []int64
 	err := s.db.WithContext(ctx).Model(&ceremonyRow{}).

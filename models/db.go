@@ -235,6 +235,7 @@ func (r repos) Limits() ritual.RateLimits     { return rateLimits{r.db} }
 func (r repos) QRCodes() ritual.QRCodes       { return qrCodes{r.db} }
 func (r repos) Groups() ritual.GroupStore     { return groupStore{r.db} }
 func (r repos) Ceremonies() ritual.Ceremonies { return ceremonies{r.db} }
+func (r repos) Settings() ritual.SettingsLog  { return settingsLog{r.db} }
 
 // Exec runs a statement outside any store; for tools and tests that repair
 // or break data on purpose.

@@ -41,6 +41,15 @@ func (s rateLimits) Hit(ctx context.Context, key string, window time.Duration, n
 	return n, translate(err, "count attempt")
 }
 
+func (s rateLimits) Count(ctx context.Context, key string, window time.Duration, now time.Time) (int, error) {
+	var rows []rateCounterRow
+	err := s.db.WithContext(ctx).Where("`key` = ? AND window_start = ?", key, now.UTC().Truncate(window)).Limit(1).Find(&rows).Error
+	if err != nil || len(rows) == 0 {
+		return 0, translate(err, "read attempts")
+	}
+	return rows[0].Count, nil
+}
+
 func (s rateLimits) Bump(ctx context.Context, key string) (int, error) {
 	return s.Hit(ctx, key, 0, time.Time{})
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/wxclub/wxclub/ritual"
 )
@@ -20,6 +21,7 @@ type merchantRow struct {
 	APIKeyHash string `gorm:"size:64;not null;uniqueIndex"`
 	AppID      string `gorm:"size:64;not null;index"`
 	Settings   string `gorm:"size:1048576;not null"`
+	Version    int    `gorm:"not null;default:1"`
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 }
@@ -33,7 +35,7 @@ func merchantToRow(m *ritual.Merchant) (merchantRow, error) {
 	}
 	return merchantRow{
 		ID: m.ID, Name: m.Name, APIKeyHash: m.APIKeyHash, AppID: m.OfficialAccount.AppID,
-		Settings: string(settings), CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
+		Settings: string(settings), Version: max(1, m.Version), CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
 	}, nil
 }
 
@@ -42,7 +44,7 @@ func (r merchantRow) toMerchant() (*ritual.Merchant, error) {
 	if err := json.Unmarshal([]byte(r.Settings), &m); err != nil {
 		return nil, fmt.Errorf("models: decode merchant %s: %w", r.ID, err)
 	}
-	m.ID, m.Name, m.APIKeyHash = r.ID, r.Name, r.APIKeyHash
+	m.ID, m.Name, m.APIKeyHash, m.Version = r.ID, r.Name, r.APIKeyHash, r.Version
 	m.CreatedAt, m.UpdatedAt = r.CreatedAt, r.UpdatedAt
 	return &m, nil
 }
@@ -87,4 +89,24 @@ func (s merchants) List(ctx context.Context) ([]*ritual.Merchant, error) {
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+func (s merchants) Lock(ctx context.Context, id string) (*ritual.Merchant, error) {
+	var row merchantRow
+	err := s.db.WithContext(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).Take(&row, "id = ?", id).Error
+	if err != nil {
+		return nil, translate(err, "find merchant "+id)
+	}
+	return row.toMerchant()
+}
+
+func (s merchants) Update(ctx context.Context, m *ritual.Merchant) error {
+	row, err := merchantToRow(m)
+	if err != nil {
+		return err
+	}
+	err = s.db.WithContext(ctx).Model(&merchantRow{}).Where("id = ?", m.ID).Updates(map[string]any{
+		"name": row.Name, "app_id": row.AppID, "settings": row.Settings, "version": row.Version, "updated_at": m.UpdatedAt.UTC(),
+	}).Error
+	return translate(err, "update merchant "+m.ID)
 }

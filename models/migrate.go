@@ -11,8 +11,9 @@ func tables() []any {
 		&merchantRow{}, &memberRow{}, &inboundRow{}, &orderRow{}, &refundRow{},
 		&pointsEntryRow{}, &pointsLotRow{}, &levelChangeRow{}, &outboxRow{}, &sendPauseRow{},
 		&kvRow{}, &jobRunRow{}, &couponRow{}, &rewardStockRow{}, &rateCounterRow{}, &qrCodeRow{},
-		&ceremonyRow{},
+		&ceremonyRow{}, &settingsVersionRow{},
 		&groupRow{}, &groupSenderRow{}, &groupLinkRow{}, &linkCodeRow{}, &signInRow{}, &activityRow{}, &activityEntryRow{},
+		&consoleUserRow{}, &consoleSessionRow{},
 	}
 }
 

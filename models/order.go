@@ -159,3 +159,11 @@ func (s orders) DaySummary(ctx context.Context, merchantID string, from, to time
 		Where("merchant_id = ? AND paid_at >= ? AND paid_at < ?", merchantID, from.UTC(), to.UTC()).Scan(&out).Error
 	return out, translate(err, "sum the day's orders")
 }
+
+func (s orders) MembersSince(ctx context.Context, merchantID string, since time.Time, afterID int64, limit int) ([]int64, error) {
+	var ids []int64
+	err := s.db.WithContext(ctx).Model(&orderRow{}).Distinct("member_id").
+		Where("merchant_id = ? AND paid_at >= ? AND member_id > ?", merchantID, since.UTC(), afterID).
+		Order("member_id").Limit(limit).Pluck("member_id", &ids).Error
+	return ids, translate(err, "find members with orders in the period")
+}

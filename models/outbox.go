@@ -234,6 +234,16 @@ func (s outbox) ForMember(ctx context.Context, memberID int64, limit int) ([]*ri
 	return toMessages(rows)
 }
 
+func (s outbox) Failures(ctx context.Context, merchantID string, limit int) ([]*ritual.OutboxMessage, error) {
+	var rows []outboxRow
+	err := s.db.WithContext(ctx).Where("merchant_id = ? AND status = ?", merchantID, ritual.OutboxFailed).
+		Order("id DESC").Limit(limit).Find(&rows).Error
+	if err != nil {
+		return nil, translate(err, "list failed messages")
+	}
+	return toMessages(rows)
+}
+
 func (s outbox) Depth(ctx context.Context) (map[ritual.OutboxStatus]int64, error) {
 	var rows []struct {
 		Status string

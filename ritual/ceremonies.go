@@ -71,6 +71,9 @@ func (c *Club) closeCeremony(ctx context.Context, tx Repos, m *Merchant, member 
 // entry reward, the level message with old and new nickname and the
 // points, and the announcement in the member's groups.
 func (c *Club) completeCeremony(ctx context.Context, tx Repos, m *Merchant, member *Member, book *pointsBook, cer *Ceremony, outcome string) error {
+	if !m.Membership.Has(cer.ToLevel) {
+		return c.closeCeremony(ctx, tx, m, member, cer, OutcomeLevelRemoved)
+	}
 	now := c.clock()
 	cer.Status, cer.Outcome, cer.ClosedAt = CeremonyCompleted, outcome, &now
 	if err := tx.Ceremonies().Update(ctx, cer); err != nil {

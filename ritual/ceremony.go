@@ -74,7 +74,11 @@ const (
 	CeremonyClosed    = "closed"    // the member fell below the level, or rose past it
 )
 
+// OutcomeLevelRemoved closes a ceremony whose level the merchant removed.
+const OutcomeLevelRemoved = "level_removed"
+
 // Ceremony is one member's upgrade ceremony into a level.
+
 type Ceremony struct {
 	ID         int64
 	MerchantID string
@@ -89,7 +93,7 @@ type Ceremony struct {
 	PromptedAt *time.Time // the step prompt was shown in chat
 	RemindedAt *time.Time // the reminder before the deadline went out
 	ClosedAt   *time.Time
-	Outcome    string // how it ended: completed, deadline, by_hand, fell_below, superseded
+	Outcome    string // how it ended: completed, deadline, by_hand, fell_below, superseded, level_removed
 }
 
 // Pending returns the steps not done yet, in the rule's order.
@@ -125,6 +129,8 @@ type Ceremonies interface {
 	// List returns the merchant's ceremonies in status ("" for all), newest
 	// first.
 	List(ctx context.Context, merchantID, status string, limit int) ([]*Ceremony, error)
+	// ForMember returns the member's ceremonies, newest first.
+	ForMember(ctx context.Context, memberID int64, limit int) ([]*Ceremony, error)
 	// OpenBefore returns ids of open ceremonies whose deadline is before t.
 	OpenBefore(ctx context.Context, merchantID string, t time.Time, limit int) ([]int64, error)
 }

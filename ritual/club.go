@@ -91,6 +91,18 @@ type cachedMerchant struct {
 	expires time.Time
 }
 
+// forget drops every cached entry of merchant id (its API key's too), so
+// a change made here shows here at once.
+func (mc *merchantCache) forget(id string) {
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	for key, e := range mc.entries {
+		if key == "id:"+id || (e.m != nil && e.m.ID == id) {
+			delete(mc.entries, key)
+		}
+	}
+}
+
 func (mc *merchantCache) get(key string, now time.Time, load func() (*Merchant, error)) (*Merchant, error) {
 	mc.mu.Lock()
 	e, ok := mc.entries[key]

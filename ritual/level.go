@@ -38,6 +38,28 @@ func (ms Membership) Level(key string) (Level, int) {
 	return ms.Levels[0], 0
 }
 
+// Has reports whether the programme has a level with key.
+func (ms Membership) Has(key string) bool {
+	for _, lv := range ms.Levels {
+		if lv.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// rankOf is the rank of the level a member holds for moving them: a level
+// the merchant removed ranks above every level, so leaving it is a fall,
+// which opens no ceremony and pays no entry reward.
+func (ms Membership) rankOf(key string) int {
+	for i, lv := range ms.Levels {
+		if lv.Key == key {
+			return i
+		}
+	}
+	return len(ms.Levels)
+}
+
 // NextLevel is the level above a member's and what they still need for it.
 type NextLevel struct {
 	Key             string `json:"key"`

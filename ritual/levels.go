@@ -11,10 +11,18 @@ import (
 // returns how many members changed level.
 func (c *Club) ReevaluateLevels(ctx context.Context, m *Merchant) (int, error) {
 	lowest := m.Membership.Levels[0].Key
+	return c.reevaluatePages(ctx, m, func(after int64) ([]int64, error) {
+		return c.store.Members().IDsAboveLevel(ctx, m.ID, lowest, after, 500)
+	})
+}
+
+// reevaluatePages re-evaluates the members page lists, page by page (each
+// page the ids after the last one's), and returns how many changed level.
+func (c *Club) reevaluatePages(ctx context.Context, m *Merchant, page func(after int64) ([]int64, error)) (int, error) {
 	changed := 0
 	var after int64
 	for {
-		ids, err := c.store.Members().IDsAboveLevel(ctx, m.ID, lowest, after, 500)
+		ids, err := page(after)
 		if err != nil || len(ids) == 0 {
 			return changed, err
 		}
@@ -111,10 +119,11 @@ func (c *Club) settle(ctx context.Context, tx Repos, m *Merchant, member *Member
 // level until it is done. A fall happens at once, and closes a ceremony for
 // a level the member no longer reaches.
 func (c *Club) moveLevel(ctx context.Context, tx Repos, m *Merchant, member *Member, book *pointsBook, stats PeriodStats, cause string) error {
-	current, cur := m.Membership.Level(member.LevelKey)
+	current, _ := m.Membership.Level(member.LevelKey)
 	if member.LevelKey == "" {
 		member.LevelKey = current.Key // first evaluation: the lowest level is where everyone starts
 	}
+	cur := m.Membership.rankOf(member.LevelKey)
 	target := m.Membership.LevelFor(stats)
 	_, tgt := m.Membership.Level(target.Key)
 	open, err := c.openCeremonyOf(ctx, tx, member)
@@ -122,13 +131,8 @@ func (c *Club) moveLevel(ctx context.Context, tx Repos, m *Merchant, member *Mem
 		return err
 	}
 	if open != nil {
-		if _, want := m.Membership.Level(open.ToLevel); tgt < want {
-			if err := c.closeCeremony(ctx, tx, m, member, open, "fell_below"); err != nil {
-				return err
-			}
-			open = nil
-		} else if tgt > want {
-			if err := c.closeCeremony(ctx, tx, m, member, open, "superseded"); err != nil {
+		if outcome := ceremonyMoot(m.Membership, open, tgt); outcome != "" {
+			if err := c.closeCeremony(ctx, tx, m, member, open, outcome); err != nil {
 				return err
 			}
 			open = nil
@@ -147,6 +151,21 @@ func (c *Club) moveLevel(ctx context.Context, tx Repos, m *Merchant, member *Mem
 	return nil
 }
 
+// ceremonyMoot says why an open ceremony no longer applies to a member
+// whose stats reach the level ranked tgt, or "" when it still does.
+func ceremonyMoot(ms Membership, open *Ceremony, tgt int) string {
+	want := ms.rankOf(open.ToLevel)
+	switch {
+	case want == len(ms.Levels):
+		return OutcomeLevelRemoved
+	case tgt < want:
+		return "fell_below"
+	case tgt > want:
+		return "superseded"
+	}
+	return ""
+}
+
 // changeLevel moves the member to the level with key to, records the
 // change with its cause, pays the entry reward of every level a rise
 // enters (each skipped level's too) and announces it.
@@ -156,8 +175,7 @@ func (c *Club) changeLevel(ctx context.Context, tx Repos, m *Merchant, member *M
 	if err := tx.Levels().Append(ctx, change); err != nil {
 		return nil, err
 	}
-	_, from := m.Membership.Level(change.From)
-	_, rank := m.Membership.Level(to)
+	from, rank := m.Membership.rankOf(change.From), m.Membership.rankOf(to)
 	member.LevelKey, member.LevelSince = to, &now
 	var paid int64
 	for i := from + 1; i <= rank; i++ {

@@ -34,9 +34,11 @@ type Merchant struct {
 
 	// APIKeyHash is the SHA-256 of the merchant API key; the key itself is
 	// never stored.
-	APIKeyHash string    `json:"-"`
-	CreatedAt  time.Time `json:"-"`
-	UpdatedAt  time.Time `json:"-"`
+	APIKeyHash string `json:"-"`
+	// Version counts the changes to the settings, from 1.
+	Version   int       `json:"-"`
+	CreatedAt time.Time `json:"-"`
+	UpdatedAt time.Time `json:"-"`
 }
 
 // Message modes of an official account, as chosen in WeChat's console

@@ -26,6 +26,9 @@ type RateLimits interface {
 	// Hit counts one attempt for key in the window containing now and
 	// returns the count so far, this one included.
 	Hit(ctx context.Context, key string, window time.Duration, now time.Time) (int, error)
+	// Count returns the count for key in the window containing now,
+	// without adding to it.
+	Count(ctx context.Context, key string, window time.Duration, now time.Time) (int, error)
 	// Bump counts one under key, whose name carries its own period (a
 	// China date for a daily quota), and returns the count so far.
 	Bump(ctx context.Context, key string) (int, error)

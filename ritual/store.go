@@ -34,6 +34,8 @@ type Repos interface {
 	QRCodes() QRCodes
 	Groups() GroupStore
 	Ceremonies() Ceremonies
+	Settings() SettingsLog
+	Accounts() ConsoleAccounts
 }
 
 // Merchants stores merchants and their settings.
@@ -44,6 +46,10 @@ type Merchants interface {
 	ByAPIKeyHash(ctx context.Context, hash string) (*Merchant, error)
 	// Create returns ECONFLICT if the id or API key is taken.
 	Create(ctx context.Context, m *Merchant) error
+	// Lock reads the merchant, locking the row in a transaction.
+	Lock(ctx context.Context, id string) (*Merchant, error)
+	// Update saves the settings, name and version.
+	Update(ctx context.Context, m *Merchant) error
 	List(ctx context.Context) ([]*Merchant, error)
 }
 
@@ -118,6 +124,9 @@ type Orders interface {
 	RefundByNo(ctx context.Context, merchantID, refundNo string) (*Refund, error)
 	// CountForMember counts all the member's orders, refunded or not.
 	CountForMember(ctx context.Context, memberID int64) (int, error)
+	// MembersSince returns, in id order after afterID, up to limit ids of
+	// members with an order paid at or after since.
+	MembersSince(ctx context.Context, merchantID string, since time.Time, afterID int64, limit int) ([]int64, error)
 	// DaySummary adds up the merchant's orders paid in [from, to).
 	DaySummary(ctx context.Context, merchantID string, from, to time.Time) (DaySummary, error)
 }
@@ -215,6 +224,8 @@ type Outbox interface {
 	// CampaignReport counts a campaign's messages by status and, for those
 	// not sent, by the last error.
 	CampaignReport(ctx context.Context, merchantID, campaign string) ([]ReportLine, error)
+	// Failures returns the merchant's failed messages, newest first.
+	Failures(ctx context.Context, merchantID string, limit int) ([]*OutboxMessage, error)
 }
 
 // ReportLine is one line of a campaign report.

@@ -98,6 +98,18 @@ type RedisConfig struct {
 type MerchantConfig struct {
 	ritual.Merchant
 	APIKey string `json:"api_key"`
+	// Console lists the merchant's web-console users, created (with the
+	// password hashed) the first time the service starts with them and
+	// never overwritten afterwards.
+	Console []ConsoleUser `json:"console"`
+}
+
+// ConsoleUser is a web-console account as written in config.yaml. The
+// password may be ${ENV}.
+type ConsoleUser struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	Role     string `json:"role"` // owner | operator
 }
 
 // APIBaseEmulator selects the in-process emulator.
@@ -220,6 +232,12 @@ func expandIn(path string, node any, env map[string]string) error {
 			if err := expandIn(path+"."+key, v, env); err != nil {
 				return err
 			}
+		case []any: // lists of maps, such as the console users
+			for i, item := range v {
+				if err := expandIn(fmt.Sprintf("%s.%s[%d]", path, key, i), item, env); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil
@@ -291,6 +309,24 @@ func (c Config) validateMerchants() error {
 			return fmt.Errorf("config: %s.id: duplicate merchant id %q", path, mc.ID)
 		}
 		seen[mc.ID] = true
+		if err := validateConsoleUsers(path, mc.Console); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validateConsoleUsers(path string, users []ConsoleUser) error {
+	seen := map[string]bool{}
+	for i, u := range users {
+		at := fmt.Sprintf("%s.console[%d]", path, i)
+		if err := ritual.ValidateConsoleUser(u.Username, u.Password, u.Role); err != nil {
+			return fmt.Errorf("config: %s.%s: %s", at, ritual.ErrorField(err), ritual.ErrorMessage(err))
+		}
+		if seen[u.Username] {
+			return fmt.Errorf("config: %s.username: duplicate console user %q", at, u.Username)
+		}
+		seen[u.Username] = true
 	}
 	return nil
 }

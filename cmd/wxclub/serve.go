@@ -118,7 +118,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.server = &http.Server{
 		Handler: handlers.New(handlers.Options{
 			Club: m.Club, ReplayWindow: m.Config.WeChat.ReplayWindow, Logger: m.Logger, Emulator: m.emulatorHandler(),
-			Metrics: m.Metrics, LogOpenIDs: m.Config.Log.OpenIDs, Tagger: m.tagger(),
+			Metrics: m.Metrics, LogOpenIDs: m.Config.Log.OpenIDs, Tagger: m.tagger(), Console: m.console(ctx),
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
@@ -258,14 +258,8 @@ func (m *Main) startBackground() error {
 // once any slot missed while the service was down that is still within
 // its job's catch-up window.
 func (m *Main) scheduleCampaigns(ctx context.Context) error {
-	jobs, err := m.Club.CampaignJobs(ctx)
-	if err != nil {
+	if err := m.schedule.reloadCampaigns(ctx); err != nil {
 		return err
-	}
-	for _, job := range jobs {
-		if err := m.schedule.addCampaign(job); err != nil {
-			return err
-		}
 	}
 	m.workers.Add(1)
 	go func() {
@@ -348,6 +342,18 @@ func (m *Main) jobs() []scheduledJob {
 			n, err := m.Club.CeremonyTick(ctx)
 			if n > 0 {
 				m.Logger.Info("ceremonies reminded or granted", "count", n)
+			}
+			return err
+		},
+	}, {
+		name: "campaign-schedules", spec: "* * * * *", everyReplica: true,
+		run: func(ctx context.Context) error { return m.schedule.reloadCampaigns(ctx) },
+	}, {
+		name: "settings-reevaluation", spec: "* * * * *",
+		run: func(ctx context.Context) error {
+			n, err := m.Club.ReevaluateAfterChanges(ctx, replicaName())
+			if n > 0 {
+				m.Logger.Info("members re-evaluated after a settings change", "changes", n)
 			}
 			return err
 		},
