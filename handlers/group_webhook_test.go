@@ -212,21 +212,12 @@ var linkCode = regexp.MustCompile(`绑定码：([A-Z0-9]{6})`)
 // member's openid.
 func (e *env) linkedSender(group, sender string) string {
 	e.t.Helper()
-	ctx := context.Background()
 	openid := ritualtest.RandomID("o")
 	e.send(e.deliver(e.eventXML(openid, "subscribe", ""), false))
-	var reply ritual.Reply
-	err := e.db.Atomic(ctx, func(tx ritual.Repos) error {
-		member, err := tx.Members().ByOpenID(ctx, e.merchant.ID, openid)
-		if err != nil {
-			return err
-		}
-		reply, err = e.club.LinkCodeChat(ctx, tx, e.merchant, member)
-		return err
-	})
-	code := linkCode.FindStringSubmatch(reply.Text)
-	if err != nil || code == nil {
-		e.t.Fatalf("link code: %q, %v", reply.Text, err)
+	reply := e.open(e.send(e.deliver(e.textXML(openid, "绑定", 7_000_000+bridgeMsgs.Add(1)), false)), false)
+	code := linkCode.FindStringSubmatch(reply.Content)
+	if code == nil {
+		e.t.Fatalf("link code: %q", reply.Content)
 	}
 	if got := groupReplies(e.t, e.bridge(bridgeBody(nextBridgeMsgID(), group, sender, "绑定 "+code[1]))); len(got) != 1 || !strings.Contains(got[0], "绑定成功") {
 		e.t.Fatalf("绑定 = %q", got)

@@ -2,6 +2,7 @@ package ritual
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -42,7 +43,7 @@ var (
 // tryActivate handles a text from a member who has not activated yet. It
 // reports false when the text is not an activation attempt, so the
 // conversation goes on as usual.
-func (c *Club) tryActivate(ctx context.Context, tx Repos, m *Merchant, member *Member, text string) (Reply, bool, error) {
+func (c *Club) tryActivate(ctx context.Context, tx *work, m *Merchant, member *Member, text string) (Reply, bool, error) {
 	text = strings.TrimSpace(text)
 	switch m.Activation.Method {
 	case ActivatePhoneLast4:
@@ -63,7 +64,7 @@ func (c *Club) tryActivate(ctx context.Context, tx Repos, m *Merchant, member *M
 	return Reply{}, false, nil
 }
 
-func (c *Club) checkPhoneLast4(ctx context.Context, tx Repos, m *Merchant, member *Member, digits string) (Reply, error) {
+func (c *Club) checkPhoneLast4(ctx context.Context, tx *work, m *Merchant, member *Member, digits string) (Reply, error) {
 	if member.Phone == "" {
 		return c.render(m, "reply.activate_no_phone", nil)
 	}
@@ -105,27 +106,25 @@ func parseBirthday(s string) (string, bool) {
 
 // activate turns the member into an activated one and grants the new-member
 // gift pack, once: its points, its coupons and a template message saying so.
-func (c *Club) activate(ctx context.Context, tx Repos, m *Merchant, member *Member) (Reply, error) {
+func (c *Club) activate(ctx context.Context, tx *work, m *Merchant, member *Member) (Reply, error) {
 	if member.Funnel.ActivatedAt != nil {
 		return c.render(m, "reply.already_activated", nil)
 	}
 	now := c.clock()
 	stamp(&member.Funnel.ActivatedAt, now)
-	book := newPointsBook(ctx, tx, m, member, now)
-	if err := book.expireDue(); err != nil {
-		return Reply{}, err
-	}
-	if _, err := book.earn(m.Activation.Gift.Points, SourceGift, activationRef(member), "新会员礼包"); err != nil && err != errAlreadyOnLedger {
-		return Reply{}, err
-	}
-	coupons, err := c.grantGiftCoupons(ctx, tx, m, member)
+	var coupons []*Coupon
+	_, err := c.change(ctx, tx, m, member, "activation", func(ch *memberChange) error {
+		if _, err := ch.earn(ctx, m.Activation.Gift.Points, SourceGift, activationRef(member), "新会员礼包"); err != nil && !errors.Is(err, errAlreadyOnLedger) {
+			return err
+		}
+		if len(m.Activation.Gift.Coupons) == 0 {
+			stamp(&member.Funnel.BenefitClaimedAt, now) // the gift was points only: claimed on arrival
+		}
+		var err error
+		coupons, err = c.grantGiftCoupons(ctx, tx, m, member)
+		return err
+	})
 	if err != nil {
-		return Reply{}, err
-	}
-	if len(m.Activation.Gift.Coupons) == 0 {
-		stamp(&member.Funnel.BenefitClaimedAt, now) // the gift was points only: claimed on arrival
-	}
-	if _, err := c.settle(ctx, tx, m, member, book, "activation"); err != nil {
 		return Reply{}, err
 	}
 	notice := Notice{Reason: giftSummary(m), Balance: member.Points, At: now}

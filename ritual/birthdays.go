@@ -3,6 +3,7 @@ package ritual
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -47,36 +48,31 @@ func isLeap(y int) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
 func (c *Club) birthdayGift(ctx context.Context, m *Merchant, memberID int64, year int) (bool, error) {
 	j := m.Campaigns.Birthday
 	given := false
-	var book *pointsBook
-	err := c.store.Atomic(ctx, func(tx Repos) error {
+	err := c.atomically(ctx, func(tx *work) error {
 		member, err := tx.Members().ByID(ctx, memberID)
 		if err != nil {
 			return err
 		}
 		ref := fmt.Sprintf("%d:%d", member.ID, year)
-		book = newPointsBook(ctx, tx, m, member, c.clock())
-		if err := book.expireDue(); err != nil {
-			return err
-		}
-		if _, err := book.earn(j.Points, SourceBirthday, ref, "生日礼"); err == errAlreadyOnLedger {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		if r, ok := findReward(m.Rewards, j.Coupon); ok {
-			if _, err := c.issueCoupon(ctx, tx, m, member, r, CouponFromCampaign, "birthday:"+ref, c.clock()); err != nil && err != errCouponIssued {
+		_, err = c.change(ctx, tx, m, member, "birthday:"+ref, func(ch *memberChange) error {
+			if _, err := ch.earn(ctx, j.Points, SourceBirthday, ref, "生日礼"); err != nil {
 				return err
 			}
-		}
-		if _, err := c.settle(ctx, tx, m, member, book, "birthday:"+ref); err != nil {
+			if r, ok := findReward(m.Rewards, j.Coupon); ok {
+				if _, err := c.issueCoupon(ctx, tx, m, member, r, CouponFromCampaign, "birthday:"+ref, ch.now); err != nil && err != errCouponIssued {
+					return err
+				}
+			}
+			return nil
+		})
+		if errors.Is(err, errAlreadyOnLedger) {
+			return nil // given this year already
+		} else if err != nil {
 			return err
 		}
 		given = true
 		notice := Notice{Reason: "生日快乐！生日礼已送到", Delta: j.Points, Balance: member.Points, At: c.clock()}
 		return c.enqueue(ctx, tx, m, member, PurposeBirthday, "birthday:"+ref, notice, c.clock())
 	})
-	if err == nil && given {
-		c.observeBook(m, book)
-	}
 	return given, err
 }

@@ -3,6 +3,7 @@ package ritual
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -70,30 +71,14 @@ func (c *Club) payPlaces(ctx context.Context, m *Merchant, rows []GroupBoardRow,
 }
 
 func (c *Club) payPlace(ctx context.Context, m *Merchant, memberID, points int64, ref, reason string) (bool, error) {
-	paid := false
-	var book *pointsBook
-	err := c.store.Atomic(ctx, func(tx Repos) error {
-		member, err := tx.Members().ByID(ctx, memberID)
-		if err != nil {
-			return err
-		}
-		book = newPointsBook(ctx, tx, m, member, c.clock())
-		if err := book.expireDue(); err != nil {
-			return err
-		}
-		if _, err := book.earn(points, SourceLeaderboard, ref, reason); err == errAlreadyOnLedger {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		paid = true
-		_, err = c.settle(ctx, tx, m, member, book, "leaderboard:"+ref)
+	_, err := c.changeMember(ctx, m, byID(ctx, memberID), "leaderboard:"+ref, func(ch *memberChange) error {
+		_, err := ch.earn(ctx, points, SourceLeaderboard, ref, reason)
 		return err
 	})
-	if err == nil && paid {
-		c.observeBook(m, book)
+	if errors.Is(err, errAlreadyOnLedger) {
+		return false, nil // paid before
 	}
-	return paid, err
+	return err == nil, err
 }
 
 // postBoard announces a group's week in the group, through the outbox.

@@ -20,7 +20,7 @@ const (
 const PurposeCardActivate = "card_activate"
 
 // cardEvent handles WeChat member-card events for the merchant's card.
-func (c *Club) cardEvent(ctx context.Context, tx Repos, m *Merchant, msg InboundMessage) (Reply, error) {
+func (c *Club) cardEvent(ctx context.Context, tx *work, m *Merchant, msg InboundMessage) (Reply, error) {
 	if m.Activation.Method != ActivateMemberCard || msg.Fields["CardId"] != m.Activation.CardID {
 		return Reply{}, nil // another card of the account: not ours to track
 	}
@@ -47,7 +47,7 @@ func (c *Club) cardEvent(ctx context.Context, tx Repos, m *Merchant, msg Inbound
 // syncCard queues an update of the member's card after a points or level
 // change. The update carries no data: the relay reads the balance and
 // nickname when it sends, so one pending update covers every change before it.
-func (c *Club) syncCard(ctx context.Context, tx Repos, m *Merchant, member *Member, ref string) error {
+func (c *Club) syncCard(ctx context.Context, tx *work, m *Merchant, member *Member, ref string) error {
 	if m.Activation.Method != ActivateMemberCard || member.CardCode == "" {
 		return nil
 	}

@@ -19,8 +19,8 @@ func (c *Club) openCeremonyOf(ctx context.Context, tx Repos, member *Member) (*C
 // startCeremony opens the ceremony into target for a member who qualifies
 // for it, and invites them. Steps the member has already met (a birthday
 // we know) count as done.
-func (c *Club) startCeremony(ctx context.Context, tx Repos, m *Merchant, member *Member, book *pointsBook, from, target Level) error {
-	now := c.clock()
+func (c *Club) startCeremony(ctx context.Context, tx *work, ch *memberChange, from, target Level) error {
+	m, member, now := ch.m, ch.member, ch.now
 	rule := target.Ceremony
 	cer := &Ceremony{
 		MerchantID: m.ID, MemberID: member.ID, FromLevel: from.Key, ToLevel: target.Key,
@@ -34,7 +34,7 @@ func (c *Club) startCeremony(ctx context.Context, tx Repos, m *Merchant, member 
 		return err
 	}
 	if len(cer.Pending()) == 0 {
-		return c.completeCeremony(ctx, tx, m, member, book, cer, "completed")
+		return c.completeCeremony(ctx, tx, ch, cer, "completed")
 	}
 	c.log.InfoContext(ctx, "ceremony opened", "merchant", m.ID, "member", member.ID, "level", target.Key)
 	notice := Notice{Reason: fmt.Sprintf("%s升级仪式已开启", target.Nickname), To: target.Key, At: cer.Deadline}
@@ -53,7 +53,7 @@ func (cer *Ceremony) contains(step string) bool {
 // closeCeremony ends an open ceremony that no longer applies. A member who
 // fell below the level is told, kindly; one who rose past it gets the new
 // ceremony's invitation instead.
-func (c *Club) closeCeremony(ctx context.Context, tx Repos, m *Merchant, member *Member, cer *Ceremony, outcome string) error {
+func (c *Club) closeCeremony(ctx context.Context, tx *work, m *Merchant, member *Member, cer *Ceremony, outcome string) error {
 	now := c.clock()
 	cer.Status, cer.Outcome, cer.ClosedAt = CeremonyClosed, outcome, &now
 	if err := tx.Ceremonies().Update(ctx, cer); err != nil {
@@ -70,7 +70,8 @@ func (c *Club) closeCeremony(ctx context.Context, tx Repos, m *Merchant, member 
 // completeCeremony grants the ceremony's level: the level change, every
 // entry reward, the level message with old and new nickname and the
 // points, and the announcement in the member's groups.
-func (c *Club) completeCeremony(ctx context.Context, tx Repos, m *Merchant, member *Member, book *pointsBook, cer *Ceremony, outcome string) error {
+func (c *Club) completeCeremony(ctx context.Context, tx *work, ch *memberChange, cer *Ceremony, outcome string) error {
+	m, member := ch.m, ch.member
 	if !m.Membership.Has(cer.ToLevel) {
 		return c.closeCeremony(ctx, tx, m, member, cer, OutcomeLevelRemoved)
 	}
@@ -79,7 +80,7 @@ func (c *Club) completeCeremony(ctx context.Context, tx Repos, m *Merchant, memb
 	if err := tx.Ceremonies().Update(ctx, cer); err != nil {
 		return err
 	}
-	if _, err := c.changeLevel(ctx, tx, m, member, book, cer.ToLevel, fmt.Sprintf("ceremony:%d", cer.ID)); err != nil {
+	if _, err := c.changeLevel(ctx, tx, ch, cer.ToLevel, fmt.Sprintf("ceremony:%d", cer.ID)); err != nil {
 		return err
 	}
 	c.log.InfoContext(ctx, "ceremony completed", "merchant", m.ID, "member", member.ID, "level", cer.ToLevel, "outcome", outcome)
@@ -93,7 +94,7 @@ func (c *Club) completeCeremony(ctx context.Context, tx Repos, m *Merchant, memb
 
 // announceInGroups posts text to every group the member speaks in,
 // through the outbox and the merchant's group bridge.
-func (c *Club) announceInGroups(ctx context.Context, tx Repos, m *Merchant, member *Member, ref, text string) error {
+func (c *Club) announceInGroups(ctx context.Context, tx *work, m *Merchant, member *Member, ref, text string) error {
 	if !m.Groups.Enabled() || m.Groups.CallbackURL == "" {
 		return nil
 	}
@@ -145,7 +146,7 @@ func stepPrompt(step string, rule *CeremonyRule) string {
 // ceremonyText lets a text message perform a step of the member's open
 // ceremony. It reports false when the text is no step, so the
 // conversation goes on as usual.
-func (c *Club) ceremonyText(ctx context.Context, tx Repos, m *Merchant, member *Member, cer *Ceremony, text string) (Reply, bool, error) {
+func (c *Club) ceremonyText(ctx context.Context, tx *work, m *Merchant, member *Member, cer *Ceremony, text string) (Reply, bool, error) {
 	lv, _ := m.Membership.Level(cer.ToLevel)
 	step := ""
 	for _, s := range cer.Pending() {
@@ -182,7 +183,7 @@ func sameWords(a, b string) bool {
 
 // ceremonyStep records a step done and completes the ceremony after the
 // last one.
-func (c *Club) ceremonyStep(ctx context.Context, tx Repos, m *Merchant, member *Member, cer *Ceremony, step string) (Reply, error) {
+func (c *Club) ceremonyStep(ctx context.Context, tx *work, m *Merchant, member *Member, cer *Ceremony, step string) (Reply, error) {
 	cer.Done = append(cer.Done, step)
 	if len(cer.Pending()) > 0 {
 		if err := tx.Ceremonies().Update(ctx, cer); err != nil {
@@ -191,14 +192,10 @@ func (c *Club) ceremonyStep(ctx context.Context, tx Repos, m *Merchant, member *
 		prompt, err := c.ceremonyPrompt(m, cer)
 		return Reply{Text: "✅ 这一步完成了！\n" + prompt}, err
 	}
-	book := newPointsBook(ctx, tx, m, member, c.clock())
-	if err := book.expireDue(); err != nil {
-		return Reply{}, err
-	}
-	if err := c.completeCeremony(ctx, tx, m, member, book, cer, "completed"); err != nil {
-		return Reply{}, err
-	}
-	if _, err := c.settle(ctx, tx, m, member, book, fmt.Sprintf("ceremony:%d", cer.ID)); err != nil {
+	_, err := c.change(ctx, tx, m, member, fmt.Sprintf("ceremony:%d", cer.ID), func(ch *memberChange) error {
+		return c.completeCeremony(ctx, tx, ch, cer, "completed")
+	})
+	if err != nil {
 		return Reply{}, err
 	}
 	lv, _ := m.Membership.Level(cer.ToLevel)
@@ -226,7 +223,7 @@ func levelRewardText(m *Merchant, cer *Ceremony) string {
 }
 
 // signedIn lets a sign-in in a group perform the group_signin step.
-func (c *Club) signedIn(ctx context.Context, tx Repos, m *Merchant, member *Member, groupID string) error {
+func (c *Club) signedIn(ctx context.Context, tx *work, m *Merchant, member *Member, groupID string) error {
 	if groupID == "" {
 		return nil
 	}
@@ -268,7 +265,7 @@ func (c *Club) CeremonyTick(ctx context.Context) (int, error) {
 // tickCeremony reminds or applies the deadline policy to one ceremony.
 func (c *Club) tickCeremony(ctx context.Context, m *Merchant, id int64) (bool, error) {
 	acted := false
-	err := c.store.Atomic(ctx, func(tx Repos) error {
+	err := c.atomically(ctx, func(tx *work) error {
 		cer, err := tx.Ceremonies().ByID(ctx, m.ID, id)
 		if err != nil || cer.Status != CeremonyOpen {
 			return err
@@ -298,15 +295,10 @@ func (c *Club) tickCeremony(ctx context.Context, m *Merchant, id int64) (bool, e
 }
 
 // grantInTx completes a ceremony without its remaining steps.
-func (c *Club) grantInTx(ctx context.Context, tx Repos, m *Merchant, member *Member, cer *Ceremony, outcome string) error {
-	book := newPointsBook(ctx, tx, m, member, c.clock())
-	if err := book.expireDue(); err != nil {
-		return err
-	}
-	if err := c.completeCeremony(ctx, tx, m, member, book, cer, outcome); err != nil {
-		return err
-	}
-	_, err := c.settle(ctx, tx, m, member, book, fmt.Sprintf("ceremony:%d", cer.ID))
+func (c *Club) grantInTx(ctx context.Context, tx *work, m *Merchant, member *Member, cer *Ceremony, outcome string) error {
+	_, err := c.change(ctx, tx, m, member, fmt.Sprintf("ceremony:%d", cer.ID), func(ch *memberChange) error {
+		return c.completeCeremony(ctx, tx, ch, cer, outcome)
+	})
 	return err
 }
 
@@ -367,7 +359,7 @@ func (c *Club) Ceremonies(ctx context.Context, m *Merchant, status string, limit
 // remaining steps.
 func (c *Club) GrantCeremony(ctx context.Context, m *Merchant, id int64) (CeremonyView, error) {
 	var view CeremonyView
-	err := c.store.Atomic(ctx, func(tx Repos) error {
+	err := c.atomically(ctx, func(tx *work) error {
 		peek, err := tx.Ceremonies().ByID(ctx, m.ID, id)
 		if err != nil {
 			return err

@@ -2,51 +2,25 @@ package ritual
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 )
 
-// errRepeated aborts the transaction of a delivery that was handled before.
-var errRepeated = errors.New("ritual: delivery seen before")
-
-// HandleMessage answers one message or event from a shopper. A delivery
-// WeChat repeats (same DedupeKey) gets the reply stored the first time and
-// changes nothing, also when both arrive at once: the claim, every effect
-// and the stored reply commit in one transaction.
+// HandleMessage answers one message or event from a shopper on the
+// official account. A delivery WeChat repeats (same DedupeKey) gets the
+// reply given the first time and changes nothing, also when both arrive at
+// once.
 func (c *Club) HandleMessage(ctx context.Context, m *Merchant, msg InboundMessage) (Reply, error) {
-	key := msg.DedupeKey()
-	var reply Reply
-	ctx, books := collecting(ctx)
-	err := c.store.Atomic(ctx, func(tx Repos) error {
-		books.books = nil // a retried transaction starts over
-		fresh, err := tx.Inbound().Claim(ctx, m.ID, key, c.clock())
-		if err != nil {
-			return err
-		}
-		if !fresh {
-			return errRepeated
-		}
-		if reply, err = c.converse(ctx, tx, m, msg); err != nil {
-			return err
-		}
-		return tx.Inbound().SaveReply(ctx, m.ID, key, reply.Text)
+	text, err := c.turn(ctx, m, msg.DedupeKey(), func(tx *work) (string, error) {
+		reply, err := c.converse(ctx, tx, m, msg)
+		return reply.Text, err
 	})
-	if errors.Is(err, errRepeated) {
-		text, err := c.store.Inbound().Reply(ctx, m.ID, key)
-		return Reply{Text: text}, err
-	}
-	if err == nil {
-		for _, b := range books.books {
-			c.observeBook(m, b)
-		}
-	}
-	return reply, err
+	return Reply{Text: text}, err
 }
 
 // converse decides what a delivery means and what to answer.
-func (c *Club) converse(ctx context.Context, tx Repos, m *Merchant, msg InboundMessage) (Reply, error) {
+func (c *Club) converse(ctx context.Context, tx *work, m *Merchant, msg InboundMessage) (Reply, error) {
 	if msg.OpenID == "" {
 		return Reply{}, Errorf(EBADREQUEST, "the message has no sender (FromUserName)")
 	}
@@ -78,7 +52,7 @@ const (
 	sceneReferral = "ref:"
 )
 
-func (c *Club) subscribed(ctx context.Context, tx Repos, m *Merchant, msg InboundMessage) (Reply, error) {
+func (c *Club) subscribed(ctx context.Context, tx *work, m *Merchant, msg InboundMessage) (Reply, error) {
 	now := c.clock()
 	member, created, err := tx.Members().EnsureByOpenID(ctx, m.ID, msg.OpenID, StateFollowing, now)
 	if err != nil {
@@ -108,7 +82,7 @@ func (c *Club) subscribed(ctx context.Context, tx Repos, m *Merchant, msg Inboun
 }
 
 // scanned handles a follower scanning one of the merchant's QR codes.
-func (c *Club) scanned(ctx context.Context, tx Repos, m *Merchant, msg InboundMessage) (Reply, error) {
+func (c *Club) scanned(ctx context.Context, tx *work, m *Merchant, msg InboundMessage) (Reply, error) {
 	member, err := c.follower(ctx, tx, m, msg.OpenID)
 	if err != nil {
 		return Reply{}, err
@@ -119,7 +93,7 @@ func (c *Club) scanned(ctx context.Context, tx Repos, m *Merchant, msg InboundMe
 	return c.render(m, "reply.help", nil)
 }
 
-func (c *Club) unsubscribed(ctx context.Context, tx Repos, m *Merchant, msg InboundMessage) (Reply, error) {
+func (c *Club) unsubscribed(ctx context.Context, tx *work, m *Merchant, msg InboundMessage) (Reply, error) {
 	member, err := tx.Members().ByOpenID(ctx, m.ID, msg.OpenID)
 	if ErrorCode(err) == ENOTFOUND {
 		return Reply{}, nil // never seen them follow: nothing to keep
@@ -133,7 +107,7 @@ func (c *Club) unsubscribed(ctx context.Context, tx Repos, m *Merchant, msg Inbo
 // follower returns the member who sent a message. Anyone who can message
 // the official account follows it, so a sender we have not met (they
 // followed before wxclub was installed) becomes a member here.
-func (c *Club) follower(ctx context.Context, tx Repos, m *Merchant, openid string) (*Member, error) {
+func (c *Club) follower(ctx context.Context, tx *work, m *Merchant, openid string) (*Member, error) {
 	member, created, err := tx.Members().EnsureByOpenID(ctx, m.ID, openid, StateFollowing, c.clock())
 	if err != nil || (!created && member.State == StateFollowing) {
 		return member, err
@@ -148,7 +122,7 @@ func (c *Club) follower(ctx context.Context, tx Repos, m *Merchant, openid strin
 // text answers a text message. A member with an open upgrade ceremony may
 // be performing a step of it; the first time they chat after it opened,
 // whatever they said is answered with the ceremony's prompt added.
-func (c *Club) text(ctx context.Context, tx Repos, m *Merchant, msg InboundMessage) (Reply, error) {
+func (c *Club) text(ctx context.Context, tx *work, m *Merchant, msg InboundMessage) (Reply, error) {
 	member, err := c.follower(ctx, tx, m, msg.OpenID)
 	if err != nil {
 		return Reply{}, err
@@ -171,7 +145,7 @@ func (c *Club) text(ctx context.Context, tx Repos, m *Merchant, msg InboundMessa
 }
 
 // withCeremonyPrompt answers the message and adds the ceremony's prompt.
-func (c *Club) withCeremonyPrompt(ctx context.Context, tx Repos, m *Merchant, member *Member, msg InboundMessage, cer *Ceremony, content string) (Reply, error) {
+func (c *Club) withCeremonyPrompt(ctx context.Context, tx *work, m *Merchant, member *Member, msg InboundMessage, cer *Ceremony, content string) (Reply, error) {
 	prompt, err := c.ceremonyPrompt(m, cer)
 	if err != nil {
 		return Reply{}, err
@@ -193,7 +167,7 @@ func (c *Club) withCeremonyPrompt(ctx context.Context, tx Repos, m *Merchant, me
 
 // textReply answers a text message: a card's claim code, an activation
 // attempt, or one of the commands 帮助, 积分, 激活, 邀请, 兑换.
-func (c *Club) textReply(ctx context.Context, tx Repos, m *Merchant, member *Member, msg InboundMessage, content string) (Reply, error) {
+func (c *Club) textReply(ctx context.Context, tx *work, m *Merchant, member *Member, msg InboundMessage, content string) (Reply, error) {
 	if member.Funnel.ActivatedAt == nil {
 		if looksLikeClaimCode(content) {
 			return c.bindClaim(ctx, tx, m, member, content)
@@ -216,13 +190,13 @@ func (c *Club) textReply(ctx context.Context, tx Repos, m *Merchant, member *Mem
 	case "邀请":
 		return c.invite(ctx, tx, m, member)
 	case "签到":
-		return c.SignInChat(ctx, tx, m, member, false)
+		return c.signInChat(ctx, tx, m, member, false)
 	case "补签":
-		return c.SignInChat(ctx, tx, m, member, true)
+		return c.signInChat(ctx, tx, m, member, true)
 	case "绑定":
-		return c.LinkCodeChat(ctx, tx, m, member)
+		return c.linkCodeChat(ctx, tx, m, member)
 	case "兑换":
-		return c.RedeemInChat(ctx, tx, m, member, msg, strings.TrimSpace(arg))
+		return c.redeemInChat(ctx, tx, m, member, msg, strings.TrimSpace(arg))
 	default:
 		return c.render(m, "reply.default", nil)
 	}
@@ -230,7 +204,7 @@ func (c *Club) textReply(ctx context.Context, tx Repos, m *Merchant, member *Mem
 
 // pointsReply tells a member their balance, level and what the next level
 // needs, with their last few ledger entries.
-func (c *Club) pointsReply(ctx context.Context, tx Repos, m *Merchant, member *Member) (Reply, error) {
+func (c *Club) pointsReply(ctx context.Context, tx *work, m *Merchant, member *Member) (Reply, error) {
 	stats, err := c.periodStats(ctx, tx, m, member.ID)
 	if err != nil {
 		return Reply{}, err
@@ -307,7 +281,7 @@ func (c *Club) ForgetDeliveries(ctx context.Context, retention time.Duration) (i
 const waitForFollow = 7 * 24 * time.Hour
 
 // releaseWaiting sends the messages that waited for the member to follow.
-func (c *Club) releaseWaiting(ctx context.Context, tx Repos, member *Member) error {
+func (c *Club) releaseWaiting(ctx context.Context, tx *work, member *Member) error {
 	now := c.clock()
 	_, err := tx.Outbox().ReleaseWaiting(ctx, member.ID, now.Add(-waitForFollow), now)
 	return err

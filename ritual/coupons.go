@@ -73,7 +73,7 @@ func (c *Club) Redeem(ctx context.Context, m *Merchant, openidOrPhone, reward, r
 		return nil, false, FieldErrorf("reward", "is required: the key or name of a reward")
 	}
 	var out redeemed
-	err := c.store.Atomic(ctx, func(tx Repos) error {
+	err := c.atomically(ctx, func(tx *work) error {
 		member, err := c.findMember(ctx, tx, m, openidOrPhone)
 		if err != nil {
 			return err
@@ -93,16 +93,12 @@ func (c *Club) Redeem(ctx context.Context, m *Merchant, openidOrPhone, reward, r
 	if err != nil {
 		return nil, false, err
 	}
-	if !out.repeat {
-		c.observeBook(m, out.book)
-	}
 	return out.redemption, !out.repeat, nil
 }
 
 // redeemed is what the redemption core did.
 type redeemed struct {
 	redemption *Redemption
-	book       *pointsBook // nil for a repeat
 	repeat     bool
 }
 
@@ -111,7 +107,7 @@ type redeemed struct {
 // with tx untouched, so a caller whose transaction carries other work (the
 // chat's delivery record) can still commit it. Stock is taken as the first
 // write, so a sold-out race leaves nothing behind either.
-func (c *Club) redeem(ctx context.Context, tx Repos, m *Merchant, member *Member, rewardArg, no string) (out redeemed, refused *Error, err error) {
+func (c *Club) redeem(ctx context.Context, tx *work, m *Merchant, member *Member, rewardArg, no string) (out redeemed, refused *Error, err error) {
 	prev, err := tx.Coupons().ByReference(ctx, m.ID, CouponFromRedemption, no)
 	if err != nil {
 		return out, nil, err
@@ -136,18 +132,14 @@ func (c *Club) redeem(ctx context.Context, tx Repos, m *Merchant, member *Member
 	} else if !took {
 		return out, soldOut(reward), nil // taken by a concurrent redemption since the check
 	}
-	book := newPointsBook(ctx, tx, m, member, now)
-	if err := book.expireDue(); err != nil {
-		return out, nil, err
-	}
-	if _, err := book.spend(reward.PointsPrice, SourceRedemption, no, fmt.Sprintf("兑换「%s」", reward.Name)); err != nil {
-		return out, nil, err
-	}
-	cp, err := c.issueCoupon(ctx, tx, m, member, reward, CouponFromRedemption, no, now)
-	if err != nil {
-		return out, nil, err
-	}
-	view, err := c.settle(ctx, tx, m, member, book, "redemption:"+no)
+	var cp *Coupon
+	ch, err := c.change(ctx, tx, m, member, "redemption:"+no, func(ch *memberChange) error {
+		if _, err := ch.spend(ctx, reward.PointsPrice, SourceRedemption, no, fmt.Sprintf("兑换「%s」", reward.Name)); err != nil {
+			return err
+		}
+		cp, err = c.issueCoupon(ctx, tx, m, member, reward, CouponFromRedemption, no, now)
+		return err
+	})
 	if err != nil {
 		return out, nil, err
 	}
@@ -158,14 +150,14 @@ func (c *Club) redeem(ctx context.Context, tx Repos, m *Merchant, member *Member
 		return out, nil, err
 	}
 	c.log.InfoContext(ctx, "reward redeemed", "merchant", m.ID, "member", member.ID, "reward", reward.Key, "points", reward.PointsPrice)
-	r := &Redemption{RedemptionNo: no, Reward: reward, Coupon: m.CouponView(cp), PointsSpent: reward.PointsPrice, Member: view}
-	return redeemed{redemption: r, book: book}, nil, nil
+	r := &Redemption{RedemptionNo: no, Reward: reward, Coupon: m.CouponView(cp), PointsSpent: reward.PointsPrice, Member: ch.view}
+	return redeemed{redemption: r}, nil, nil
 }
 
 // checkRedeemable refuses a redemption the member's limit, points or the
 // stock do not allow, without writing anything. Points due to expire by now
 // do not count: the redemption expires them before it spends.
-func (c *Club) checkRedeemable(ctx context.Context, tx Repos, m *Merchant, member *Member, reward Reward, now time.Time) (*Error, error) {
+func (c *Club) checkRedeemable(ctx context.Context, tx *work, m *Merchant, member *Member, reward Reward, now time.Time) (*Error, error) {
 	if reward.PerMemberLimit > 0 {
 		n, err := tx.Coupons().CountForMember(ctx, member.ID, reward.Key)
 		if err != nil {
@@ -198,7 +190,7 @@ func soldOut(r Reward) *Error {
 
 // spendablePoints is the member's balance less the points due to expire
 // by now, read without expiring them.
-func spendablePoints(ctx context.Context, tx Repos, member *Member, now time.Time) (int64, error) {
+func spendablePoints(ctx context.Context, tx *work, member *Member, now time.Time) (int64, error) {
 	lots, err := tx.Ledger().OpenLots(ctx, member.ID)
 	if err != nil {
 		return 0, err
@@ -263,7 +255,7 @@ func (c *Club) previousRedemption(ctx context.Context, repos Repos, m *Merchant,
 // the window a member is told ("2026-11-24 10:00 至 2026-12-24 10:00") is
 // exactly the one the till applies. It returns errCouponIssued if the
 // coupon of (source, ref, reward) exists.
-func (c *Club) issueCoupon(ctx context.Context, tx Repos, m *Merchant, member *Member, reward Reward, source, ref string, now time.Time) (*Coupon, error) {
+func (c *Club) issueCoupon(ctx context.Context, tx *work, m *Merchant, member *Member, reward Reward, source, ref string, now time.Time) (*Coupon, error) {
 	from := now.Truncate(time.Minute)
 	cp := &Coupon{
 		MerchantID: m.ID, MemberID: member.ID, RewardKey: reward.Key, Source: source, Reference: ref,
@@ -324,7 +316,7 @@ func newCouponCode() string {
 // out of stock is skipped and logged; activation does not fail for it. It
 // returns every coupon the member holds from the gift pack, in the pack's
 // order. Call it with member locked, inside the activation's transaction.
-func (c *Club) grantGiftCoupons(ctx context.Context, tx Repos, m *Merchant, member *Member) ([]*Coupon, error) {
+func (c *Club) grantGiftCoupons(ctx context.Context, tx *work, m *Merchant, member *Member) ([]*Coupon, error) {
 	ref := activationRef(member)
 	held, err := tx.Coupons().ByReference(ctx, m.ID, CouponFromGift, ref)
 	if err != nil {
@@ -385,7 +377,7 @@ func (c *Club) UseCoupon(ctx context.Context, m *Merchant, code string) (*Coupon
 		return nil, FieldErrorf("code", "is required")
 	}
 	var cp *Coupon
-	err := c.store.Atomic(ctx, func(tx Repos) error {
+	err := c.atomically(ctx, func(tx *work) error {
 		var err error
 		cp, err = tx.Coupons().ByCode(ctx, m.ID, code)
 		if ErrorCode(err) == ENOTFOUND {
@@ -431,11 +423,11 @@ func (m *Merchant) couponTime(t time.Time) string {
 	return t.In(m.Location()).Format("2006-01-02 15:04")
 }
 
-// RedeemInChat answers 兑换 (arg empty: what can I redeem?) and 兑换 <name>
+// redeemInChat answers 兑换 (arg empty: what can I redeem?) and 兑换 <name>
 // (redeem it) inside the delivery's transaction, with member locked. A
 // refusal is a reply, not an error, and writes nothing, so the delivery's
 // record still commits and a repeat delivery gets the same reply.
-func (c *Club) RedeemInChat(ctx context.Context, tx Repos, m *Merchant, member *Member, msg InboundMessage, arg string) (Reply, error) {
+func (c *Club) redeemInChat(ctx context.Context, tx *work, m *Merchant, member *Member, msg InboundMessage, arg string) (Reply, error) {
 	arg = strings.TrimSpace(arg)
 	if arg == "" {
 		return c.rewardsReply(ctx, tx, m, member)
@@ -483,7 +475,7 @@ type redeemRefusedData struct {
 
 // rewardsReply lists the rewards that can be bought with points: price,
 // stock left, and whether this member can have one now.
-func (c *Club) rewardsReply(ctx context.Context, tx Repos, m *Merchant, member *Member) (Reply, error) {
+func (c *Club) rewardsReply(ctx context.Context, tx *work, m *Merchant, member *Member) (Reply, error) {
 	points, err := spendablePoints(ctx, tx, member, c.clock())
 	if err != nil {
 		return Reply{}, err

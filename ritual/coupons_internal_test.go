@@ -12,7 +12,7 @@ import (
 // cannot import) tests the gift pack.
 func (c *Club) GrantGiftCoupons(ctx context.Context, m *Merchant, openid string) ([]*Coupon, error) {
 	var out []*Coupon
-	err := c.store.Atomic(ctx, func(tx Repos) error {
+	err := c.atomically(ctx, func(tx *work) error {
 		member, err := c.findMember(ctx, tx, m, openid)
 		if err != nil {
 			return err

@@ -43,22 +43,7 @@ func (c *Club) retireDuePoints(ctx context.Context, m *Merchant, now time.Time) 
 }
 
 func (c *Club) retire(ctx context.Context, m *Merchant, memberID int64) error {
-	var book *pointsBook
-	err := c.store.Atomic(ctx, func(tx Repos) error {
-		member, err := tx.Members().ByID(ctx, memberID)
-		if err != nil {
-			return err
-		}
-		book = newPointsBook(ctx, tx, m, member, c.clock())
-		if err := book.expireDue(); err != nil {
-			return err
-		}
-		_, err = c.settle(ctx, tx, m, member, book, "expiry")
-		return err
-	})
-	if err == nil {
-		c.observeBook(m, book)
-	}
+	_, err := c.changeMember(ctx, m, byID(ctx, memberID), "expiry", func(*memberChange) error { return nil })
 	return err
 }
 
@@ -85,7 +70,7 @@ func (c *Club) announceExpiring(ctx context.Context, m *Merchant, now time.Time)
 }
 
 func (c *Club) announceLot(ctx context.Context, m *Merchant, lot *PointsLot, now time.Time) error {
-	return c.store.Atomic(ctx, func(tx Repos) error {
+	return c.atomically(ctx, func(tx *work) error {
 		member, err := tx.Members().ByID(ctx, lot.MemberID)
 		if err != nil {
 			return err

@@ -86,11 +86,6 @@ func (g GroupMessage) DedupeKey() string {
 	return hex.EncodeToString(sum[:])
 }
 
-// errRaced aborts a transaction that lost a race to a concurrent one (two
-// messages linking one sender, joining one activity): run again, it sees
-// what the winner committed and answers accordingly.
-var errRaced = errors.New("ritual: lost a race to a concurrent change")
-
 // HandleGroupMessage answers one message in a merchant's group. Like
 // HandleMessage, the claim of the msg_id, every effect and the stored
 // replies commit in one transaction: a repeat (also a concurrent one) gets
@@ -103,46 +98,18 @@ func (c *Club) HandleGroupMessage(ctx context.Context, m *Merchant, msg GroupMes
 	if err := msg.Validate(); err != nil {
 		return nil, err
 	}
-	key := msg.DedupeKey()
-	for attempt := 1; ; attempt++ {
-		var turn *groupTurn
-		var replies []Reply
-		err := c.store.Atomic(ctx, func(tx Repos) error {
-			fresh, err := tx.Inbound().Claim(ctx, m.ID, key, c.clock())
-			if err != nil {
-				return err
-			}
-			if !fresh {
-				return errRepeated
-			}
-			turn = &groupTurn{ctx: ctx, tx: tx, m: m, msg: msg, now: c.clock()}
-			if replies, err = c.groupConverse(turn); err != nil {
-				return err
-			}
-			encoded, err := encodeGroupReplies(replies)
-			if err != nil {
-				return err
-			}
-			replies, _ = decodeGroupReplies(encoded) // as a repeat will get them
-			return tx.Inbound().SaveReply(ctx, m.ID, key, encoded)
-		})
-		switch {
-		case errors.Is(err, errRepeated):
-			stored, err := c.store.Inbound().Reply(ctx, m.ID, key)
-			if err != nil {
-				return nil, err
-			}
-			return decodeGroupReplies(stored)
-		case errors.Is(err, errRaced) && attempt < 3:
-			continue
-		case err != nil:
-			return nil, err
+	turn := &groupTurn{m: m, msg: msg, now: c.clock()}
+	stored, err := c.turn(ctx, m, msg.DedupeKey(), func(tx *work) (string, error) {
+		replies, err := c.groupConverse(ctx, tx, turn)
+		if err != nil {
+			return "", err
 		}
-		for _, b := range turn.books {
-			c.observeBook(m, b)
-		}
-		return replies, nil
+		return encodeGroupReplies(replies)
+	})
+	if err != nil {
+		return nil, err
 	}
+	return decodeGroupReplies(stored) // fresh replies too, as a repeat will get them
 }
 
 // maxStoredReply is the inbound log's reply column, in characters.
@@ -195,14 +162,9 @@ func decodeGroupReplies(stored string) ([]Reply, error) {
 
 // groupTurn is one group message being answered inside its transaction.
 type groupTurn struct {
-	ctx context.Context
-	tx  Repos
 	m   *Merchant
 	msg GroupMessage
 	now time.Time
-	// books are the points changes made, reported to the observer after
-	// the transaction commits.
-	books []*pointsBook
 }
 
 // nickname is how the sender is called in replies.
@@ -238,11 +200,11 @@ func groupCommand(text string) (command, arg string) {
 // groupConverse records who spoke and answers the commands of a group:
 // 绑定, 签到, 补签, 积分, 排行, 报名 and, for operators, #活动 and #确认.
 // Anything else gets no reply unless it was addressed to the bot.
-func (c *Club) groupConverse(t *groupTurn) ([]Reply, error) {
+func (c *Club) groupConverse(ctx context.Context, tx *work, t *groupTurn) ([]Reply, error) {
 	msg := t.msg
 	group := Group{GroupID: msg.GroupID, Name: clip(strings.TrimSpace(msg.GroupName), maxGroupNameLen)}
 	sender := GroupSender{SenderID: msg.Sender.ID, Nickname: clip(strings.TrimSpace(msg.Sender.Nickname), maxNicknameLen)}
-	if err := t.tx.Groups().Seen(t.ctx, t.m.ID, group, sender, t.now); err != nil {
+	if err := tx.Groups().Seen(ctx, t.m.ID, group, sender, t.now); err != nil {
 		return nil, err
 	}
 	command, arg := groupCommand(msg.Text)
@@ -250,21 +212,21 @@ func (c *Club) groupConverse(t *groupTurn) ([]Reply, error) {
 	var err error
 	switch command {
 	case "绑定":
-		reply, err = c.linkInGroup(t, arg)
+		reply, err = c.linkInGroup(ctx, tx, t, arg)
 	case "签到":
-		reply, err = c.signInInGroup(t, false)
+		reply, err = c.signInInGroup(ctx, tx, t, false)
 	case "补签":
-		reply, err = c.signInInGroup(t, true)
+		reply, err = c.signInInGroup(ctx, tx, t, true)
 	case "积分", "我的积分":
-		reply, err = c.pointsInGroup(t)
+		reply, err = c.pointsInGroup(ctx, tx, t)
 	case "排行", "排行榜":
-		reply, err = c.boardInGroup(t)
+		reply, err = c.boardInGroup(ctx, tx, t)
 	case "#活动":
-		reply, err = c.createActivity(t, arg)
+		reply, err = c.createActivity(ctx, tx, t, arg)
 	case "报名":
-		reply, err = c.joinActivity(t, arg)
+		reply, err = c.joinActivity(ctx, tx, t, arg)
 	case "#确认":
-		reply, err = c.confirmActivity(t, arg)
+		reply, err = c.confirmActivity(ctx, tx, t, arg)
 	case "帮助":
 		reply, err = c.render(t.m, "group.help", nil)
 	default:
@@ -289,26 +251,26 @@ func (t *groupTurn) who(extra map[string]any) map[string]any {
 
 // linkedMember returns the member the sender is linked to, locked, or nil
 // when the sender is not linked.
-func (c *Club) linkedMember(t *groupTurn) (*Member, error) {
-	link, err := t.tx.Groups().LinkOfSender(t.ctx, t.m.ID, t.msg.Sender.ID)
+func (c *Club) linkedMember(ctx context.Context, tx *work, t *groupTurn) (*Member, error) {
+	link, err := tx.Groups().LinkOfSender(ctx, t.m.ID, t.msg.Sender.ID)
 	if ErrorCode(err) == ENOTFOUND {
 		return nil, nil
 	} else if err != nil {
 		return nil, err
 	}
-	return t.tx.Members().ByID(t.ctx, link.MemberID)
+	return tx.Members().ByID(ctx, link.MemberID)
 }
 
 // linkFirst tells an unlinked sender how to link.
-func (c *Club) linkFirst(t *groupTurn) (Reply, error) {
+func (c *Club) linkFirst(ctx context.Context, tx *work, t *groupTurn) (Reply, error) {
 	return c.render(t.m, "group.link_first", t.who(nil))
 }
 
-// LinkCodeChat answers 绑定 on the official account: a code, valid for ten
+// linkCodeChat answers 绑定 on the official account: a code, valid for ten
 // minutes and once, for the member to post in a group as "绑定 <code>".
 // An unused code still valid is given again rather than a new one. member
 // is locked by the caller's transaction.
-func (c *Club) LinkCodeChat(ctx context.Context, tx Repos, m *Merchant, member *Member) (Reply, error) {
+func (c *Club) linkCodeChat(ctx context.Context, tx *work, m *Merchant, member *Member) (Reply, error) {
 	if !m.Groups.Enabled() {
 		return c.render(m, "reply.link_no_groups", nil)
 	}
@@ -331,7 +293,7 @@ func (c *Club) LinkCodeChat(ctx context.Context, tx Repos, m *Merchant, member *
 
 // newLinkCode stores a fresh code for member, retrying on the rare
 // collision with a code the merchant gave before.
-func (c *Club) newLinkCode(ctx context.Context, tx Repos, m *Merchant, member *Member, now time.Time) (*LinkCode, error) {
+func (c *Club) newLinkCode(ctx context.Context, tx *work, m *Merchant, member *Member, now time.Time) (*LinkCode, error) {
 	var err error
 	for range 5 {
 		lc := &LinkCode{MerchantID: m.ID, Code: newCode(linkCodeLen), MemberID: member.ID, ExpiresAt: now.Add(linkCodeLife), CreatedAt: now}
@@ -347,23 +309,23 @@ func (c *Club) newLinkCode(ctx context.Context, tx Repos, m *Merchant, member *M
 // linkInGroup answers "绑定 <code>": the sender becomes the member who was
 // given the code. A code works once, for ten minutes, for this merchant;
 // a sender is one member and a member one sender.
-func (c *Club) linkInGroup(t *groupTurn, code string) (Reply, error) {
+func (c *Club) linkInGroup(ctx context.Context, tx *work, t *groupTurn, code string) (Reply, error) {
 	code = strings.ToUpper(strings.TrimSpace(code))
 	if code == "" {
 		return c.render(t.m, "group.link_how", t.who(nil))
 	}
-	g := t.tx.Groups()
-	if _, err := g.LinkOfSender(t.ctx, t.m.ID, t.msg.Sender.ID); err == nil {
+	g := tx.Groups()
+	if _, err := g.LinkOfSender(ctx, t.m.ID, t.msg.Sender.ID); err == nil {
 		return c.render(t.m, "group.link_already", t.who(nil))
 	} else if ErrorCode(err) != ENOTFOUND {
 		return Reply{}, err
 	}
-	if n, err := t.tx.Limits().Hit(t.ctx, "grouplink:"+t.m.ID+":"+t.msg.Sender.ID, time.Hour, t.now); err != nil {
+	if n, err := tx.Limits().Hit(ctx, "grouplink:"+t.m.ID+":"+t.msg.Sender.ID, time.Hour, t.now); err != nil {
 		return Reply{}, err
 	} else if n > linkTriesPerHour {
 		return c.render(t.m, "group.link_slow_down", t.who(nil))
 	}
-	lc, err := g.LinkCode(t.ctx, t.m.ID, code)
+	lc, err := g.LinkCode(ctx, t.m.ID, code)
 	switch {
 	case ErrorCode(err) == ENOTFOUND:
 		return c.render(t.m, "group.link_unknown", t.who(map[string]any{"Code": code}))
@@ -374,39 +336,38 @@ func (c *Club) linkInGroup(t *groupTurn, code string) (Reply, error) {
 	case !t.now.Before(lc.ExpiresAt):
 		return c.render(t.m, "group.link_expired", t.who(nil))
 	}
-	if _, err := g.LinkOfMember(t.ctx, t.m.ID, lc.MemberID); err == nil {
+	if _, err := g.LinkOfMember(ctx, t.m.ID, lc.MemberID); err == nil {
 		return c.render(t.m, "group.link_member_taken", t.who(nil))
 	} else if ErrorCode(err) != ENOTFOUND {
 		return Reply{}, err
 	}
-	err = g.CreateLink(t.ctx, &GroupLink{MerchantID: t.m.ID, SenderID: t.msg.Sender.ID, MemberID: lc.MemberID, LinkedAt: t.now})
+	err = g.CreateLink(ctx, &GroupLink{MerchantID: t.m.ID, SenderID: t.msg.Sender.ID, MemberID: lc.MemberID, LinkedAt: t.now})
 	if ErrorCode(err) == ECONFLICT {
 		return Reply{}, errRaced // the same sender or member linked at this moment
 	} else if err != nil {
 		return Reply{}, err
 	}
 	lc.UsedAt, lc.UsedBy = &t.now, t.msg.Sender.ID
-	if err := g.UseLinkCode(t.ctx, lc); err != nil {
+	if err := g.UseLinkCode(ctx, lc); err != nil {
 		return Reply{}, err
 	}
-	c.log.InfoContext(t.ctx, "group sender linked", "merchant", t.m.ID, "member", lc.MemberID, "group", t.msg.GroupID)
+	c.log.InfoContext(ctx, "group sender linked", "merchant", t.m.ID, "member", lc.MemberID, "group", t.msg.GroupID)
 	return c.render(t.m, "group.linked", t.who(nil))
 }
 
 // signInInGroup answers 签到 and 补签 in a group.
-func (c *Club) signInInGroup(t *groupTurn, makeup bool) (Reply, error) {
-	member, err := c.linkedMember(t)
+func (c *Club) signInInGroup(ctx context.Context, tx *work, t *groupTurn, makeup bool) (Reply, error) {
+	member, err := c.linkedMember(ctx, tx, t)
 	if err != nil || member == nil {
 		if err != nil {
 			return Reply{}, err
 		}
-		return c.linkFirst(t)
+		return c.linkFirst(ctx, tx, t)
 	}
-	res, err := c.signIn(t.ctx, t.tx, t.m, member, t.msg.GroupID, makeup)
+	res, err := c.signIn(ctx, tx, t.m, member, t.msg.GroupID, makeup)
 	if err != nil {
 		return Reply{}, err
 	}
-	t.books = append(t.books, res.book)
 	data := res.data()
 	data["ShowBalance"] = t.m.Groups.ShowBalances // the group is not the member
 	return c.render(t.m, res.template(), t.who(data))
@@ -416,13 +377,13 @@ func (c *Club) signInInGroup(t *groupTurn, makeup bool) (Reply, error) {
 // balances in public, the group hears only that a private message is on
 // its way, and the balance goes to the member as a customer-service
 // message through the outbox.
-func (c *Club) pointsInGroup(t *groupTurn) (Reply, error) {
-	member, err := c.linkedMember(t)
+func (c *Club) pointsInGroup(ctx context.Context, tx *work, t *groupTurn) (Reply, error) {
+	member, err := c.linkedMember(ctx, tx, t)
 	if err != nil || member == nil {
 		if err != nil {
 			return Reply{}, err
 		}
-		return c.linkFirst(t)
+		return c.linkFirst(ctx, tx, t)
 	}
 	lv, _ := t.m.Membership.Level(member.LevelKey)
 	data := t.who(map[string]any{"Points": member.Points, "Level": lv.Nickname, "Group": t.msg.GroupName})
@@ -434,7 +395,7 @@ func (c *Club) pointsInGroup(t *groupTurn) (Reply, error) {
 		return Reply{}, err
 	}
 	notice := Notice{Reason: private.Text, Balance: member.Points, At: t.now}
-	if err := c.enqueue(t.ctx, t.tx, t.m, member, PurposeCustomText, "group:"+t.msg.DedupeKey(), notice, t.now); err != nil {
+	if err := c.enqueue(ctx, tx, t.m, member, PurposeCustomText, "group:"+t.msg.DedupeKey(), notice, t.now); err != nil {
 		return Reply{}, err
 	}
 	return c.render(t.m, "group.points_private", t.who(nil))
@@ -457,9 +418,9 @@ type boardPlace struct {
 // boardInGroup answers 排行: this week's points earned by the members
 // linked in this group, top ten, by group nickname (never balances or
 // openids). Ties keep the earlier member first, and the reply says so.
-func (c *Club) boardInGroup(t *groupTurn) (Reply, error) {
+func (c *Club) boardInGroup(ctx context.Context, tx *work, t *groupTurn) (Reply, error) {
 	from := weekStart(t.now, t.m.Location())
-	rows, err := t.tx.Groups().Board(t.ctx, t.m.ID, t.msg.GroupID, from, from.AddDate(0, 0, 7), boardSize)
+	rows, err := tx.Groups().Board(ctx, t.m.ID, t.msg.GroupID, from, from.AddDate(0, 0, 7), boardSize)
 	if err != nil {
 		return Reply{}, err
 	}
@@ -660,7 +621,7 @@ func (t *groupTurn) activityData(a *Activity) map[string]any {
 // 截止=<date>". The group's row is locked while the title is checked and
 // the activity stored, so two operators cannot open the same title at
 // once; a unique index on the open title backs the lock up.
-func (c *Club) createActivity(t *groupTurn, arg string) (Reply, error) {
+func (c *Club) createActivity(ctx context.Context, tx *work, t *groupTurn, arg string) (Reply, error) {
 	if !t.m.Groups.IsOperator(t.msg.Sender.ID) {
 		return c.render(t.m, "group.operators_only", t.who(nil))
 	}
@@ -668,11 +629,11 @@ func (c *Club) createActivity(t *groupTurn, arg string) (Reply, error) {
 	if problem != "" {
 		return c.render(t.m, "group.activity_format", t.who(map[string]any{"Problem": problem}))
 	}
-	g := t.tx.Groups()
-	if _, err := g.Group(t.ctx, t.m.ID, t.msg.GroupID, true); err != nil {
+	g := tx.Groups()
+	if _, err := g.Group(ctx, t.m.ID, t.msg.GroupID, true); err != nil {
 		return Reply{}, err
 	}
-	existing, err := g.OpenActivity(t.ctx, t.m.ID, t.msg.GroupID, spec.title)
+	existing, err := g.OpenActivity(ctx, t.m.ID, t.msg.GroupID, spec.title)
 	if err == nil {
 		return c.render(t.m, "group.activity_exists", t.activityData(existing))
 	} else if ErrorCode(err) != ENOTFOUND {
@@ -682,24 +643,24 @@ func (c *Club) createActivity(t *groupTurn, arg string) (Reply, error) {
 		MerchantID: t.m.ID, GroupID: t.msg.GroupID, Title: spec.title, Points: spec.points, Capacity: spec.capacity,
 		Deadline: spec.deadline.UTC(), Status: ActivityOpen, CreatedBy: t.msg.Sender.ID, CreatedAt: t.now,
 	}
-	if err := g.CreateActivity(t.ctx, a); ErrorCode(err) == ECONFLICT {
+	if err := g.CreateActivity(ctx, a); ErrorCode(err) == ECONFLICT {
 		return Reply{}, errRaced
 	} else if err != nil {
 		return Reply{}, err
 	}
-	c.log.InfoContext(t.ctx, "activity created", "merchant", t.m.ID, "group", t.msg.GroupID, "activity", a.ID)
+	c.log.InfoContext(ctx, "activity created", "merchant", t.m.ID, "group", t.msg.GroupID, "activity", a.ID)
 	return c.render(t.m, "group.activity_created", t.activityData(a))
 }
 
 // findActivity finds the activity a 报名 or #确认 names: the open one with
 // that title, locked, or else says whether one was there and is closed.
-func (c *Club) findActivity(t *groupTurn, title string) (a *Activity, closed *Activity, err error) {
-	g := t.tx.Groups()
-	a, err = g.OpenActivity(t.ctx, t.m.ID, t.msg.GroupID, title)
+func (c *Club) findActivity(ctx context.Context, tx *work, t *groupTurn, title string) (a *Activity, closed *Activity, err error) {
+	g := tx.Groups()
+	a, err = g.OpenActivity(ctx, t.m.ID, t.msg.GroupID, title)
 	if ErrorCode(err) != ENOTFOUND {
 		return a, nil, err
 	}
-	closed, err = g.LatestActivity(t.ctx, t.m.ID, t.msg.GroupID, title)
+	closed, err = g.LatestActivity(ctx, t.m.ID, t.msg.GroupID, title)
 	if ErrorCode(err) == ENOTFOUND {
 		return nil, nil, nil
 	}
@@ -710,18 +671,18 @@ func (c *Club) findActivity(t *groupTurn, title string) (a *Activity, closed *Ac
 // the seat is counted and taken, so the last seat goes to one member. The
 // member's own row is not locked: confirming locks the activity, then its
 // participants, and joining must not take them in the other order.
-func (c *Club) joinActivity(t *groupTurn, arg string) (Reply, error) {
+func (c *Club) joinActivity(ctx context.Context, tx *work, t *groupTurn, arg string) (Reply, error) {
 	title := strings.TrimSpace(arg)
 	if title == "" {
 		return c.render(t.m, "group.join_how", t.who(nil))
 	}
-	link, err := t.tx.Groups().LinkOfSender(t.ctx, t.m.ID, t.msg.Sender.ID)
+	link, err := tx.Groups().LinkOfSender(ctx, t.m.ID, t.msg.Sender.ID)
 	if ErrorCode(err) == ENOTFOUND {
-		return c.linkFirst(t)
+		return c.linkFirst(ctx, tx, t)
 	} else if err != nil {
 		return Reply{}, err
 	}
-	a, closed, err := c.findActivity(t, title)
+	a, closed, err := c.findActivity(ctx, tx, t, title)
 	switch {
 	case err != nil:
 		return Reply{}, err
@@ -732,7 +693,7 @@ func (c *Club) joinActivity(t *groupTurn, arg string) (Reply, error) {
 	case !t.now.Before(a.Deadline):
 		return c.render(t.m, "group.activity_closed", t.activityData(a))
 	}
-	joined, err := t.tx.Groups().HasEntry(t.ctx, a.ID, link.MemberID)
+	joined, err := tx.Groups().HasEntry(ctx, a.ID, link.MemberID)
 	switch {
 	case err != nil:
 		return Reply{}, err
@@ -741,14 +702,14 @@ func (c *Club) joinActivity(t *groupTurn, arg string) (Reply, error) {
 	case a.Joined >= a.Capacity:
 		return c.render(t.m, "group.activity_full", t.activityData(a))
 	}
-	err = t.tx.Groups().AddEntry(t.ctx, &ActivityEntry{ActivityID: a.ID, MemberID: link.MemberID, SenderID: t.msg.Sender.ID, JoinedAt: t.now})
+	err = tx.Groups().AddEntry(ctx, &ActivityEntry{ActivityID: a.ID, MemberID: link.MemberID, SenderID: t.msg.Sender.ID, JoinedAt: t.now})
 	if ErrorCode(err) == ECONFLICT {
 		return Reply{}, errRaced
 	} else if err != nil {
 		return Reply{}, err
 	}
 	a.Joined++
-	if err := t.tx.Groups().UpdateActivity(t.ctx, a); err != nil {
+	if err := tx.Groups().UpdateActivity(ctx, a); err != nil {
 		return Reply{}, err
 	}
 	return c.render(t.m, "group.activity_joined", t.activityData(a))
@@ -758,7 +719,7 @@ func (c *Club) joinActivity(t *groupTurn, arg string) (Reply, error) {
 // closes and each participant earns its points, once (ledger source
 // activity, reference "<activity id>:<member id>"); confirming again says
 // it was done.
-func (c *Club) confirmActivity(t *groupTurn, arg string) (Reply, error) {
+func (c *Club) confirmActivity(ctx context.Context, tx *work, t *groupTurn, arg string) (Reply, error) {
 	if !t.m.Groups.IsOperator(t.msg.Sender.ID) {
 		return c.render(t.m, "group.operators_only", t.who(nil))
 	}
@@ -766,7 +727,7 @@ func (c *Club) confirmActivity(t *groupTurn, arg string) (Reply, error) {
 	if title == "" {
 		return c.render(t.m, "group.confirm_how", t.who(nil))
 	}
-	a, closed, err := c.findActivity(t, title)
+	a, closed, err := c.findActivity(ctx, tx, t, title)
 	switch {
 	case err != nil:
 		return Reply{}, err
@@ -775,34 +736,30 @@ func (c *Club) confirmActivity(t *groupTurn, arg string) (Reply, error) {
 	case a == nil:
 		return c.render(t.m, "group.activity_unknown", t.who(map[string]any{"Title": title}))
 	}
-	entries, err := t.tx.Groups().Entries(t.ctx, a.ID)
+	entries, err := tx.Groups().Entries(ctx, a.ID)
 	if err != nil {
 		return Reply{}, err
 	}
 	reason := fmt.Sprintf("参加活动「%s」", a.Title)
 	for _, e := range entries {
-		member, err := t.tx.Members().ByID(t.ctx, e.MemberID)
+		member, err := tx.Members().ByID(ctx, e.MemberID)
 		if err != nil {
 			return Reply{}, err
 		}
-		book := newPointsBook(t.ctx, t.tx, t.m, member, t.now)
-		if err := book.expireDue(); err != nil {
-			return Reply{}, err
-		}
 		ref := fmt.Sprintf("%d:%d", a.ID, e.MemberID)
-		if _, err := book.earn(a.Points, SourceActivity, ref, reason); err != nil && !errors.Is(err, errAlreadyOnLedger) {
+		_, err = c.change(ctx, tx, t.m, member, "activity:"+ref, func(ch *memberChange) error {
+			_, err := ch.earn(ctx, a.Points, SourceActivity, ref, reason)
+			return err
+		})
+		if err != nil && !errors.Is(err, errAlreadyOnLedger) {
 			return Reply{}, err
 		}
-		if _, err := c.settle(t.ctx, t.tx, t.m, member, book, "activity:"+ref); err != nil {
-			return Reply{}, err
-		}
-		t.books = append(t.books, book)
 	}
 	a.Status, a.ConfirmedAt = ActivityConfirmed, &t.now
-	if err := t.tx.Groups().UpdateActivity(t.ctx, a); err != nil {
+	if err := tx.Groups().UpdateActivity(ctx, a); err != nil {
 		return Reply{}, err
 	}
-	c.log.InfoContext(t.ctx, "activity confirmed", "merchant", t.m.ID, "activity", a.ID, "participants", len(entries))
+	c.log.InfoContext(ctx, "activity confirmed", "merchant", t.m.ID, "activity", a.ID, "participants", len(entries))
 	return c.render(t.m, "group.activity_confirmed", t.activityData(a))
 }
 

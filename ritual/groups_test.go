@@ -101,27 +101,14 @@ func (e *groupEnv) follower() string {
 
 var linkCodeInReply = regexp.MustCompile(`绑定码：([A-Z0-9]{6})`)
 
-// linkCode asks the official account for a 绑定 code for openid, the way
-// the conversation will: inside the delivery's transaction, member locked.
+// linkCode asks the official account for a 绑定 code for openid.
 func (e *groupEnv) linkCode(openid string) (code, reply string) {
 	e.t.Helper()
-	ctx := context.Background()
-	var r ritual.Reply
-	err := e.db.Atomic(ctx, func(tx ritual.Repos) error {
-		member, err := tx.Members().ByOpenID(ctx, e.m.ID, openid)
-		if err != nil {
-			return err
-		}
-		r, err = e.club.LinkCodeChat(ctx, tx, e.m, member)
-		return err
-	})
-	if err != nil {
-		e.t.Fatal(err)
+	r := mustHandle(e.t, e.club, e.m, text(e.clock, openid, "绑定", nextMsgID()))
+	if m := linkCodeInReply.FindStringSubmatch(r); m != nil {
+		return m[1], r
 	}
-	if m := linkCodeInReply.FindStringSubmatch(r.Text); m != nil {
-		return m[1], r.Text
-	}
-	return "", r.Text
+	return "", r
 }
 
 // linked returns a following member linked to sender.

@@ -41,28 +41,12 @@ func (c *Club) reevaluatePages(ctx context.Context, m *Merchant, page func(after
 
 // reevaluate settles one member's level in its own transaction.
 func (c *Club) reevaluate(ctx context.Context, m *Merchant, memberID int64) (bool, error) {
-	moved := false
-	var book *pointsBook
-	err := c.store.Atomic(ctx, func(tx Repos) error {
-		member, err := tx.Members().ByID(ctx, memberID)
-		if err != nil {
-			return err
-		}
-		before := member.LevelKey
-		book = newPointsBook(ctx, tx, m, member, c.clock())
-		if err := book.expireDue(); err != nil {
-			return err
-		}
-		if _, err := c.settle(ctx, tx, m, member, book, "period"); err != nil {
-			return err
-		}
-		moved = member.LevelKey != before
+	var before string
+	ch, err := c.changeMember(ctx, m, byID(ctx, memberID), "period", func(ch *memberChange) error {
+		before = ch.member.LevelKey
 		return nil
 	})
-	if err == nil {
-		c.observeBook(m, book)
-	}
-	return moved, err
+	return err == nil && ch.member.LevelKey != before, err
 }
 
 // ReevaluateAllLevels runs ReevaluateLevels for every merchant.
@@ -82,43 +66,12 @@ func (c *Club) ReevaluateAllLevels(ctx context.Context) (int, error) {
 	return total, nil
 }
 
-// settle finishes a change to a member's points or orders: re-evaluate the
-// level (opening or closing an upgrade ceremony where the level has one),
-// save the member, queue a message for every points entry and level
-// change, and return the member's view.
-func (c *Club) settle(ctx context.Context, tx Repos, m *Merchant, member *Member, book *pointsBook, cause string) (MemberView, error) {
-	stats, err := c.periodStats(ctx, tx, m, member.ID)
-	if err != nil {
-		return MemberView{}, err
-	}
-	if err := c.moveLevel(ctx, tx, m, member, book, stats, cause); err != nil {
-		return MemberView{}, err
-	}
-	if err := tx.Members().Update(ctx, member); err != nil {
-		return MemberView{}, err
-	}
-	for _, e := range book.entries {
-		if err := c.announcePoints(ctx, tx, m, member, e); err != nil {
-			return MemberView{}, err
-		}
-	}
-	if len(book.entries) > 0 || book.levelChange != nil {
-		if err := c.syncCard(ctx, tx, m, member, cause); err != nil {
-			return MemberView{}, err
-		}
-	}
-	open, err := c.openCeremonyOf(ctx, tx, member)
-	if err != nil {
-		return MemberView{}, err
-	}
-	return m.view(member, stats, open), nil
-}
-
 // moveLevel puts the member where the stats place them. A rise into a level
 // with a ceremony opens the ceremony instead: the right stays at the old
 // level until it is done. A fall happens at once, and closes a ceremony for
 // a level the member no longer reaches.
-func (c *Club) moveLevel(ctx context.Context, tx Repos, m *Merchant, member *Member, book *pointsBook, stats PeriodStats, cause string) error {
+func (c *Club) moveLevel(ctx context.Context, tx *work, ch *memberChange, stats PeriodStats, cause string) error {
+	m, member := ch.m, ch.member
 	current, _ := m.Membership.Level(member.LevelKey)
 	if member.LevelKey == "" {
 		member.LevelKey = current.Key // first evaluation: the lowest level is where everyone starts
@@ -141,11 +94,11 @@ func (c *Club) moveLevel(ctx context.Context, tx Repos, m *Merchant, member *Mem
 	switch {
 	case tgt > cur && target.Ceremony != nil:
 		if open == nil {
-			return c.startCeremony(ctx, tx, m, member, book, current, target)
+			return c.startCeremony(ctx, tx, ch, current, target)
 		}
 		return nil
 	case tgt != cur:
-		_, err := c.changeLevel(ctx, tx, m, member, book, target.Key, cause)
+		_, err := c.changeLevel(ctx, tx, ch, target.Key, cause)
 		return err
 	}
 	return nil
@@ -169,8 +122,8 @@ func ceremonyMoot(ms Membership, open *Ceremony, tgt int) string {
 // changeLevel moves the member to the level with key to, records the
 // change with its cause, pays the entry reward of every level a rise
 // enters (each skipped level's too) and announces it.
-func (c *Club) changeLevel(ctx context.Context, tx Repos, m *Merchant, member *Member, book *pointsBook, to, cause string) (*LevelChange, error) {
-	now := c.clock()
+func (c *Club) changeLevel(ctx context.Context, tx *work, ch *memberChange, to, cause string) (*LevelChange, error) {
+	m, member, now := ch.m, ch.member, ch.now
 	change := &LevelChange{MerchantID: m.ID, MemberID: member.ID, From: member.LevelKey, To: to, Cause: cause, At: now}
 	if err := tx.Levels().Append(ctx, change); err != nil {
 		return nil, err
@@ -179,30 +132,30 @@ func (c *Club) changeLevel(ctx context.Context, tx Repos, m *Merchant, member *M
 	member.LevelKey, member.LevelSince = to, &now
 	var paid int64
 	for i := from + 1; i <= rank; i++ {
-		n, err := c.payEntryReward(ctx, tx, m, member, book, m.Membership.Levels[i], change.ID)
+		n, err := c.payEntryReward(ctx, tx, ch, m.Membership.Levels[i], change.ID)
 		if err != nil {
 			return nil, err
 		}
 		paid += n
 	}
-	book.levelChange = change
+	ch.levelChange = change
 	notice := Notice{From: change.From, To: change.To, Delta: paid, Balance: member.Points, At: now}
 	return change, c.enqueue(ctx, tx, m, member, PurposeLevelChanged, fmt.Sprintf("level:%d", change.ID), notice, now)
 }
 
 // payEntryReward pays a level's ceremony reward for one promotion (the
 // level change's id keys it, so winning a level back pays again).
-func (c *Club) payEntryReward(ctx context.Context, tx Repos, m *Merchant, member *Member, book *pointsBook, lv Level, changeID int64) (int64, error) {
+func (c *Club) payEntryReward(ctx context.Context, tx *work, ch *memberChange, lv Level, changeID int64) (int64, error) {
 	if lv.Ceremony == nil {
 		return 0, nil
 	}
 	ref := fmt.Sprintf("%d:%s", changeID, lv.Key)
 	reward := lv.Ceremony.Reward
-	if _, err := book.earn(reward.Points, SourceLevelReward, ref, fmt.Sprintf("成为%s的入会礼", lv.Nickname)); err != nil {
+	if _, err := ch.earn(ctx, reward.Points, SourceLevelReward, ref, fmt.Sprintf("成为%s的入会礼", lv.Nickname)); err != nil {
 		return 0, err
 	}
-	if r, ok := findReward(m.Rewards, reward.Coupon); ok {
-		if _, err := c.issueCoupon(ctx, tx, m, member, r, CouponFromCeremony, ref, c.clock()); err != nil && err != errCouponIssued {
+	if r, ok := findReward(ch.m.Rewards, reward.Coupon); ok {
+		if _, err := c.issueCoupon(ctx, tx, ch.m, ch.member, r, CouponFromCeremony, ref, ch.now); err != nil && err != errCouponIssued {
 			return 0, err
 		}
 	}

@@ -20,9 +20,8 @@ func (c *Club) RecordOrder(ctx context.Context, m *Merchant, in OrderInput) (ans
 	if err := in.Validate(c.clock()); err != nil {
 		return nil, false, err
 	}
-	var book *pointsBook
-	err = c.store.Atomic(ctx, func(tx Repos) error {
-		answer, book, err = c.recordOrder(ctx, tx, m, in)
+	err = c.atomically(ctx, func(tx *work) error {
+		answer, err = c.recordOrder(ctx, tx, m, in)
 		return err
 	})
 	if errors.Is(err, errResend) || (ErrorCode(err) == ECONFLICT && ErrorField(err) == "") {
@@ -31,9 +30,6 @@ func (c *Club) RecordOrder(ctx context.Context, m *Merchant, in OrderInput) (ans
 		return answer, false, err
 	}
 	c.observer.OrderRecorded(m.ID, outcome(err, "created"))
-	if err == nil {
-		c.observeBook(m, book)
-	}
 	return answer, err == nil, err
 }
 
@@ -63,10 +59,10 @@ func (c *Club) previousOrder(ctx context.Context, m *Merchant, in OrderInput) (*
 	return prev.Answer, nil
 }
 
-func (c *Club) recordOrder(ctx context.Context, tx Repos, m *Merchant, in OrderInput) (*OrderAnswer, *pointsBook, error) {
+func (c *Club) recordOrder(ctx context.Context, tx *work, m *Merchant, in OrderInput) (*OrderAnswer, error) {
 	member, err := c.resolveBuyer(ctx, tx, m, in)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	now := c.clock()
 	order := &Order{
@@ -77,48 +73,50 @@ func (c *Club) recordOrder(ctx context.Context, tx Repos, m *Merchant, in OrderI
 	if in.PaidAt != nil {
 		order.PaidAt = in.PaidAt.UTC()
 	}
-	book := newPointsBook(ctx, tx, m, member, now)
-	if err := book.expireDue(); err != nil {
-		return nil, nil, err
+	ch, err := c.change(ctx, tx, m, member, "order:"+order.OrderNo, func(ch *memberChange) error {
+		return c.bookOrder(ctx, tx, ch, order)
+	})
+	if errors.Is(err, errAlreadyOnLedger) {
+		return nil, errResend
+	} else if err != nil {
+		return nil, err
 	}
+	order.Answer = &OrderAnswer{
+		OrderNo: order.OrderNo, AmountFen: order.AmountFen, PaidAt: order.PaidAt, Channel: order.Channel,
+		PointsEarned: order.PointsEarned, Member: ch.view,
+	}
+	if err := c.rewardReferrer(ctx, tx, m, member, order); err != nil {
+		return nil, err
+	}
+	return order.Answer, tx.Orders().Update(ctx, order)
+}
+
+// bookOrder earns the order's points (multiplied on member day) and stores
+// the order, so it counts towards the level the change is about to settle.
+func (c *Club) bookOrder(ctx context.Context, tx *work, ch *memberChange, order *Order) error {
+	m := ch.m
 	reason := fmt.Sprintf("消费¥%s得积分（订单%s）", templates.Yuan(order.AmountFen), shortRef(order.OrderNo))
 	if c.isMemberDay(m, order.PaidAt) && m.Campaigns.MemberDay.Multiplier > 1 {
 		order.PointsEarned *= int64(m.Campaigns.MemberDay.Multiplier)
 		reason = fmt.Sprintf("会员日%d倍积分（订单%s）", m.Campaigns.MemberDay.Multiplier, shortRef(order.OrderNo))
 	}
-	if _, err := book.earn(order.PointsEarned, SourceOrder, order.OrderNo, reason); errors.Is(err, errAlreadyOnLedger) {
-		return nil, nil, errResend
-	} else if err != nil {
-		return nil, nil, err
+	if _, err := ch.earn(ctx, order.PointsEarned, SourceOrder, order.OrderNo, reason); err != nil {
+		return err
 	}
-	// The order counts towards the level it is about to settle.
 	if err := tx.Orders().Create(ctx, order); err != nil {
-		return nil, nil, err // ECONFLICT: recorded before or concurrently; RecordOrder answers from that one
+		return err // ECONFLICT: recorded before or concurrently; RecordOrder answers from that one
 	}
-	if n, err := tx.Orders().CountForMember(ctx, member.ID); err != nil {
-		return nil, nil, err
+	if n, err := tx.Orders().CountForMember(ctx, ch.member.ID); err != nil {
+		return err
 	} else if n == 2 {
-		stamp(&member.Funnel.FirstRepeatOrderAt, now)
+		stamp(&ch.member.Funnel.FirstRepeatOrderAt, ch.now)
 	}
-	view, err := c.settle(ctx, tx, m, member, book, "order:"+order.OrderNo)
-	if err != nil {
-		return nil, nil, err
-	}
-	order.Answer = &OrderAnswer{
-		OrderNo: order.OrderNo, AmountFen: order.AmountFen, PaidAt: order.PaidAt, Channel: order.Channel,
-		PointsEarned: order.PointsEarned, Member: view,
-	}
-	referral, err := c.rewardReferrer(ctx, tx, m, member, order)
-	if err != nil {
-		return nil, nil, err
-	}
-	book.also = referral
-	return order.Answer, book, tx.Orders().Update(ctx, order)
+	return nil
 }
 
 // resolveBuyer finds the member an order belongs to, attaching a newly
 // learned openid or phone, or creates a recognized member.
-func (c *Club) resolveBuyer(ctx context.Context, tx Repos, m *Merchant, in OrderInput) (*Member, error) {
+func (c *Club) resolveBuyer(ctx context.Context, tx *work, m *Merchant, in OrderInput) (*Member, error) {
 	now := c.clock()
 	if in.OpenID == "" {
 		member, created, err := tx.Members().EnsureByPhone(ctx, m.ID, in.Phone, now)
@@ -156,7 +154,7 @@ func (c *Club) resolveBuyer(ctx context.Context, tx Repos, m *Merchant, in Order
 
 // recognize marks a member created from an order: the funnel starts here,
 // and their card gets a claim code.
-func (c *Club) recognize(ctx context.Context, tx Repos, member *Member) error {
+func (c *Club) recognize(ctx context.Context, tx *work, member *Member) error {
 	stamp(&member.Funnel.RecognizedAt, c.clock())
 	return c.giveClaimCode(ctx, tx, member)
 }

@@ -17,7 +17,7 @@ const referralCodeLen = 8
 
 // invite answers 邀请: an activated member gets their personal QR code
 // (scene ref:<code>) and the rule in plain words.
-func (c *Club) invite(ctx context.Context, tx Repos, m *Merchant, member *Member) (Reply, error) {
+func (c *Club) invite(ctx context.Context, tx *work, m *Merchant, member *Member) (Reply, error) {
 	if member.Funnel.ActivatedAt == nil {
 		return c.render(m, "reply.invite_activate_first", c.activationData(m, member))
 	}
@@ -42,7 +42,7 @@ func (c *Club) invite(ctx context.Context, tx Repos, m *Merchant, member *Member
 // they followed through. Only a new member counts (someone who followed or
 // bought before was not brought by anyone), nobody refers themselves, and
 // the first referrer wins.
-func (c *Club) referredBy(ctx context.Context, tx Repos, m *Merchant, member *Member, code string) error {
+func (c *Club) referredBy(ctx context.Context, tx *work, m *Merchant, member *Member, code string) error {
 	if member.ReferredBy != 0 {
 		return nil
 	}
@@ -59,67 +59,59 @@ func (c *Club) referredBy(ctx context.Context, tx Repos, m *Merchant, member *Me
 // rewardReferrer pays the referrer when their referee's first paid order
 // lands, within the monthly cap. Called with the referee locked; the
 // referrer is locked after (referrals form a tree, so locks never cycle).
-func (c *Club) rewardReferrer(ctx context.Context, tx Repos, m *Merchant, referee *Member, order *Order) (*pointsBook, error) {
+func (c *Club) rewardReferrer(ctx context.Context, tx *work, m *Merchant, referee *Member, order *Order) error {
 	if referee.ReferredBy == 0 || m.Referral.Points <= 0 {
-		return nil, nil
+		return nil
 	}
 	if n, err := tx.Orders().CountForMember(ctx, referee.ID); err != nil || n != 1 {
-		return nil, err // only the first order counts
+		return err // only the first order counts
 	}
 	referrer, err := tx.Members().ByID(ctx, referee.ReferredBy)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if m.Referral.MonthlyCap > 0 {
 		n, err := tx.Ledger().CountSince(ctx, referrer.ID, SourceReferral, monthStart(c.clock(), m.Location()))
 		if err != nil || n >= m.Referral.MonthlyCap {
-			return nil, err
+			return err
 		}
-	}
-	book := newPointsBook(ctx, tx, m, referrer, c.clock())
-	if err := book.expireDue(); err != nil {
-		return nil, err
 	}
 	reason := fmt.Sprintf("邀请好友首单奖励（订单%s）", shortRef(order.OrderNo))
-	if _, err := book.earn(m.Referral.Points, SourceReferral, "order:"+order.OrderNo, reason); err != nil {
-		if errors.Is(err, errAlreadyOnLedger) {
-			return nil, nil
-		}
-		return nil, err
+	_, err = c.change(ctx, tx, m, referrer, "referral:"+order.OrderNo, func(ch *memberChange) error {
+		_, err := ch.earn(ctx, m.Referral.Points, SourceReferral, "order:"+order.OrderNo, reason)
+		return err
+	})
+	if errors.Is(err, errAlreadyOnLedger) {
+		return nil
 	}
-	_, err = c.settle(ctx, tx, m, referrer, book, "referral:"+order.OrderNo)
-	return book, err
+	return err
 }
 
 // reverseReferral takes the referral reward back when the order that earned
 // it is refunded in full.
-func (c *Club) reverseReferral(ctx context.Context, tx Repos, m *Merchant, order *Order) (*pointsBook, error) {
+func (c *Club) reverseReferral(ctx context.Context, tx *work, m *Merchant, order *Order) error {
 	if order.RefundedFen < order.AmountFen {
-		return nil, nil
+		return nil
 	}
 	reward, err := tx.Ledger().ByReference(ctx, m.ID, SourceReferral, "order:"+order.OrderNo)
 	if ErrorCode(err) == ENOTFOUND {
-		return nil, nil
+		return nil
 	} else if err != nil {
-		return nil, err
+		return err
 	}
 	referrer, err := tx.Members().ByID(ctx, reward.MemberID)
 	if err != nil {
-		return nil, err
-	}
-	book := newPointsBook(ctx, tx, m, referrer, c.clock())
-	if err := book.expireDue(); err != nil {
-		return nil, err
+		return err
 	}
 	reason := fmt.Sprintf("好友订单%s全额退款，收回邀请奖励", shortRef(order.OrderNo))
-	if _, err := book.takeBack(reward.Delta, "order:"+order.OrderNo, SourceReferralReversal, "order:"+order.OrderNo, reason); err != nil {
-		if errors.Is(err, errAlreadyOnLedger) {
-			return nil, nil
-		}
-		return nil, err
+	_, err = c.change(ctx, tx, m, referrer, "referral_reversal:"+order.OrderNo, func(ch *memberChange) error {
+		_, err := ch.takeBack(ctx, reward.Delta, "order:"+order.OrderNo, SourceReferralReversal, "order:"+order.OrderNo, reason)
+		return err
+	})
+	if errors.Is(err, errAlreadyOnLedger) {
+		return nil
 	}
-	_, err = c.settle(ctx, tx, m, referrer, book, "referral_reversal:"+order.OrderNo)
-	return book, err
+	return err
 }
 
 // monthStart is the first moment of now's month in loc.

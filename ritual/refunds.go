@@ -16,14 +16,10 @@ func (c *Club) RecordRefund(ctx context.Context, m *Merchant, in RefundInput) (a
 	if err := in.Validate(); err != nil {
 		return nil, false, err
 	}
-	var book *pointsBook
-	err = c.store.Atomic(ctx, func(tx Repos) error {
-		answer, book, err = c.recordRefund(ctx, tx, m, in)
+	err = c.atomically(ctx, func(tx *work) error {
+		answer, err = c.recordRefund(ctx, tx, m, in)
 		return err
 	})
-	if err == nil {
-		c.observeBook(m, book)
-	}
 	if errors.Is(err, errResend) || (ErrorCode(err) == ECONFLICT && ErrorField(err) == "") {
 		answer, err = c.previousRefund(ctx, m, in)
 		return answer, false, err
@@ -42,57 +38,52 @@ func (c *Club) previousRefund(ctx context.Context, m *Merchant, in RefundInput) 
 	return prev.Answer, nil
 }
 
-func (c *Club) recordRefund(ctx context.Context, tx Repos, m *Merchant, in RefundInput) (*RefundAnswer, *pointsBook, error) {
+func (c *Club) recordRefund(ctx context.Context, tx *work, m *Merchant, in RefundInput) (*RefundAnswer, error) {
 	order, err := tx.Orders().ByNo(ctx, m.ID, in.OrderNo)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if _, err := tx.Orders().RefundByNo(ctx, m.ID, in.RefundNo); err == nil {
-		return nil, nil, errResend
+		return nil, errResend
 	} else if ErrorCode(err) != ENOTFOUND {
-		return nil, nil, err
+		return nil, err
 	}
 	if in.AmountFen > order.NetFen() {
-		return nil, nil, FieldErrorf("amount_fen", "refunding %d fen, but only %d of order %s's %d are left to refund", in.AmountFen, order.NetFen(), order.OrderNo, order.AmountFen)
+		return nil, FieldErrorf("amount_fen", "refunding %d fen, but only %d of order %s's %d are left to refund", in.AmountFen, order.NetFen(), order.OrderNo, order.AmountFen)
 	}
 	member, err := tx.Members().ByID(ctx, order.MemberID)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	now := c.clock()
 	// Take back in proportion to everything refunded so far, so a series of
 	// partial refunds reverses exactly what a full one would.
 	due := order.PointsEarned*(order.RefundedFen+in.AmountFen)/order.AmountFen - order.PointsReversed
 	refund := &Refund{MerchantID: m.ID, RefundNo: in.RefundNo, OrderID: order.ID, AmountFen: in.AmountFen, RequestHash: in.hash(), CreatedAt: now}
-	book := newPointsBook(ctx, tx, m, member, now)
-	if err := book.expireDue(); err != nil {
-		return nil, nil, err
-	}
-	if due > 0 {
-		reason := fmt.Sprintf("退款¥%s扣回积分（订单%s）", templates.Yuan(in.AmountFen), shortRef(order.OrderNo))
-		e, err := book.takeBack(due, order.OrderNo, SourceRefund, in.RefundNo, reason)
-		if err != nil {
-			return nil, nil, err
+	ch, err := c.change(ctx, tx, m, member, "refund:"+in.RefundNo, func(ch *memberChange) error {
+		if due > 0 {
+			reason := fmt.Sprintf("退款¥%s扣回积分（订单%s）", templates.Yuan(in.AmountFen), shortRef(order.OrderNo))
+			e, err := ch.takeBack(ctx, due, order.OrderNo, SourceRefund, in.RefundNo, reason)
+			if err != nil {
+				return err
+			}
+			refund.PointsReversed, refund.Shortfall = -e.Delta, e.Shortfall
 		}
-		refund.PointsReversed, refund.Shortfall = -e.Delta, e.Shortfall
-	}
-	order.RefundedFen += in.AmountFen
-	order.PointsReversed += due
-	if err := tx.Orders().Update(ctx, order); err != nil {
-		return nil, nil, err
-	}
-	view, err := c.settle(ctx, tx, m, member, book, "refund:"+in.RefundNo)
+		order.RefundedFen += in.AmountFen
+		order.PointsReversed += due
+		return tx.Orders().Update(ctx, order)
+	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if book.also, err = c.reverseReferral(ctx, tx, m, order); err != nil {
-		return nil, nil, err
+	if err := c.reverseReferral(ctx, tx, m, order); err != nil {
+		return nil, err
 	}
 	refund.Answer = &RefundAnswer{
 		OrderNo: order.OrderNo, RefundNo: in.RefundNo, AmountFen: in.AmountFen, RefundedFen: order.RefundedFen,
-		PointsReversed: refund.PointsReversed, Shortfall: refund.Shortfall, Member: view,
+		PointsReversed: refund.PointsReversed, Shortfall: refund.Shortfall, Member: ch.view,
 	}
 	// Written last: the order row, locked since ByNo, keeps a concurrent copy
 	// of this refund waiting until this one commits and it finds it.
-	return refund.Answer, book, tx.Orders().CreateRefund(ctx, refund)
+	return refund.Answer, tx.Orders().CreateRefund(ctx, refund)
 }

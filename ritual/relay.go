@@ -70,7 +70,7 @@ func (c *Club) NewRelay(w WeChat, opts RelayOptions) *Relay {
 func (r *Relay) RunOnce(ctx context.Context) (int, error) {
 	c := r.club
 	var claimed []*OutboxMessage
-	err := c.store.Atomic(ctx, func(tx Repos) error {
+	err := c.atomically(ctx, func(tx *work) error {
 		var err error
 		claimed, err = tx.Outbox().ClaimDue(ctx, c.clock(), r.opts.Owner, r.opts.Lease, r.opts.Batch)
 		return err

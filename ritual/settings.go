@@ -138,7 +138,7 @@ func sectionOf(m *Merchant, section string) (any, error) {
 // reloaded within a minute.
 func (c *Club) UpdateSettings(ctx context.Context, m *Merchant, section string, body []byte, by string, ifVersion int) (*SettingsVersion, error) {
 	var saved *SettingsVersion
-	err := c.store.Atomic(ctx, func(tx Repos) error {
+	err := c.atomically(ctx, func(tx *work) error {
 		current, err := tx.Merchants().Lock(ctx, m.ID)
 		if err != nil {
 			return err
@@ -156,7 +156,7 @@ func (c *Club) UpdateSettings(ctx context.Context, m *Merchant, section string, 
 }
 
 // replaceSection does UpdateSettings' work on the locked merchant.
-func (c *Club) replaceSection(ctx context.Context, tx Repos, current *Merchant, section string, body []byte, by string) (*SettingsVersion, error) {
+func (c *Club) replaceSection(ctx context.Context, tx *work, current *Merchant, section string, body []byte, by string) (*SettingsVersion, error) {
 	next, err := decodeSection(current, section, body)
 	if err != nil {
 		return nil, err

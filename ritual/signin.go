@@ -31,7 +31,6 @@ type signInResult struct {
 	bonus   int64 // streak bonus
 	cost    int64 // make-up cost
 	balance int64
-	book    *pointsBook
 }
 
 // Outcomes of a sign-in request.
@@ -71,7 +70,7 @@ func signInRef(member *Member, date string) string { return fmt.Sprintf("%d:%s",
 // signIn signs member in for today (or, with makeup, buys back yesterday),
 // in tx, with member locked. where is the group id, or
 // SignInOfficialAccount.
-func (c *Club) signIn(ctx context.Context, tx Repos, m *Merchant, member *Member, where string, makeup bool) (signInResult, error) {
+func (c *Club) signIn(ctx context.Context, tx *work, m *Merchant, member *Member, where string, makeup bool) (signInResult, error) {
 	now := c.clock()
 	today := localDate(now, m.Location())
 	res := signInResult{date: today, balance: member.Points}
@@ -90,30 +89,29 @@ func (c *Club) signIn(ctx context.Context, tx Repos, m *Merchant, member *Member
 	if err != nil {
 		return res, err
 	}
-	book := newPointsBook(ctx, tx, m, member, now)
-	if err := book.expireDue(); err != nil {
-		return res, err
-	}
-	err = tx.Groups().CreateSignIn(ctx, &DailySignIn{MerchantID: m.ID, MemberID: member.ID, LocalDate: today, Streak: streak, Where: where, CreatedAt: now})
-	if ErrorCode(err) == ECONFLICT {
-		return res, errRaced // cannot happen with the member locked; run again to say "signed before"
-	} else if err != nil {
-		return res, err
-	}
-	ref := signInRef(member, today)
-	if _, err := book.earn(m.SignIn.Points, SourceSignIn, ref, "每日签到"); err != nil && !errors.Is(err, errAlreadyOnLedger) {
-		return res, err
-	}
 	var bonus int64
 	for _, b := range m.SignIn.Streaks {
 		if b.Days == streak {
 			bonus += b.Points
 		}
 	}
-	if _, err := book.earn(bonus, SourceSignInBonus, ref, fmt.Sprintf("连续签到%d天奖励", streak)); err != nil && !errors.Is(err, errAlreadyOnLedger) {
-		return res, err
-	}
-	if _, err := c.settle(ctx, tx, m, member, book, "signin:"+today); err != nil {
+	_, err = c.change(ctx, tx, m, member, "signin:"+today, func(ch *memberChange) error {
+		err := tx.Groups().CreateSignIn(ctx, &DailySignIn{MerchantID: m.ID, MemberID: member.ID, LocalDate: today, Streak: streak, Where: where, CreatedAt: now})
+		if ErrorCode(err) == ECONFLICT {
+			return errRaced // cannot happen with the member locked; run again to say "signed before"
+		} else if err != nil {
+			return err
+		}
+		ref := signInRef(member, today)
+		if _, err := ch.earn(ctx, m.SignIn.Points, SourceSignIn, ref, "每日签到"); err != nil && !errors.Is(err, errAlreadyOnLedger) {
+			return err
+		}
+		if _, err := ch.earn(ctx, bonus, SourceSignInBonus, ref, fmt.Sprintf("连续签到%d天奖励", streak)); err != nil && !errors.Is(err, errAlreadyOnLedger) {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
 		return res, err
 	}
 	groupID := where
@@ -123,12 +121,12 @@ func (c *Club) signIn(ctx context.Context, tx Repos, m *Merchant, member *Member
 	if err := c.signedIn(ctx, tx, m, member, groupID); err != nil {
 		return res, err
 	}
-	res.outcome, res.streak, res.earned, res.bonus, res.balance, res.book = outcomeSignedIn, streak, max(m.SignIn.Points, 0), bonus, member.Points, book
+	res.outcome, res.streak, res.earned, res.bonus, res.balance = outcomeSignedIn, streak, max(m.SignIn.Points, 0), bonus, member.Points
 	return res, nil
 }
 
 // makeUp buys back yesterday's sign-in for the streak.
-func (c *Club) makeUp(ctx context.Context, tx Repos, m *Merchant, member *Member, where string, todays *DailySignIn, res signInResult) (signInResult, error) {
+func (c *Club) makeUp(ctx context.Context, tx *work, m *Merchant, member *Member, where string, todays *DailySignIn, res signInResult) (signInResult, error) {
 	yesterday := dayBefore(res.date)
 	res.date, res.cost = yesterday, m.SignIn.MakeupCost
 	if m.SignIn.MakeupCost <= 0 {
@@ -145,37 +143,37 @@ func (c *Club) makeUp(ctx context.Context, tx Repos, m *Merchant, member *Member
 		res.outcome, res.streak = outcomeMakeupNotNeeded, prev.Streak
 		return res, nil
 	}
-	now := c.clock()
-	book := newPointsBook(ctx, tx, m, member, now)
-	if err := book.expireDue(); err != nil {
-		return res, err
-	}
-	if member.Points < m.SignIn.MakeupCost {
-		res.outcome, res.balance = outcomeMakeupShort, member.Points
-		return res, nil // the expiry just booked is true whatever happens: it stays
-	}
 	streak, err := c.streakAfter(ctx, tx, m, member, dayBefore(yesterday))
 	if err != nil {
 		return res, err
 	}
-	err = tx.Groups().CreateSignIn(ctx, &DailySignIn{MerchantID: m.ID, MemberID: member.ID, LocalDate: yesterday, Streak: streak, Where: where, Makeup: true, CreatedAt: now})
-	if ErrorCode(err) == ECONFLICT {
-		return res, errRaced
-	} else if err != nil {
+	res.outcome = outcomeMadeUp
+	_, err = c.change(ctx, tx, m, member, "makeup:"+yesterday, func(ch *memberChange) error {
+		if member.Points < m.SignIn.MakeupCost {
+			res.outcome = outcomeMakeupShort
+			return nil // the expiry the change booked is true whatever happens: it stays
+		}
+		err := tx.Groups().CreateSignIn(ctx, &DailySignIn{MerchantID: m.ID, MemberID: member.ID, LocalDate: yesterday, Streak: streak, Where: where, Makeup: true, CreatedAt: ch.now})
+		if ErrorCode(err) == ECONFLICT {
+			return errRaced
+		} else if err != nil {
+			return err
+		}
+		_, err = ch.spend(ctx, m.SignIn.MakeupCost, SourceMakeup, signInRef(member, yesterday), "补签"+yesterday[5:])
+		return err
+	})
+	if err != nil {
 		return res, err
 	}
-	if _, err := book.spend(m.SignIn.MakeupCost, SourceMakeup, signInRef(member, yesterday), "补签"+yesterday[5:]); err != nil {
-		return res, err
+	res.balance = member.Points
+	if res.outcome == outcomeMadeUp {
+		res.streak = streak
 	}
-	if _, err := c.settle(ctx, tx, m, member, book, "makeup:"+yesterday); err != nil {
-		return res, err
-	}
-	res.outcome, res.streak, res.balance, res.book = outcomeMadeUp, streak, member.Points, book
 	return res, nil
 }
 
 // signInOn returns the member's sign-in for date, or nil.
-func (c *Club) signInOn(ctx context.Context, tx Repos, m *Merchant, member *Member, date string) (*DailySignIn, error) {
+func (c *Club) signInOn(ctx context.Context, tx *work, m *Merchant, member *Member, date string) (*DailySignIn, error) {
 	s, err := tx.Groups().SignInOn(ctx, m.ID, member.ID, date)
 	if ErrorCode(err) == ENOTFOUND {
 		return nil, nil
@@ -184,7 +182,7 @@ func (c *Club) signInOn(ctx context.Context, tx Repos, m *Merchant, member *Memb
 }
 
 // streakAfter is the streak of a sign-in on the day after date.
-func (c *Club) streakAfter(ctx context.Context, tx Repos, m *Merchant, member *Member, date string) (int, error) {
+func (c *Club) streakAfter(ctx context.Context, tx *work, m *Merchant, member *Member, date string) (int, error) {
 	prev, err := c.signInOn(ctx, tx, m, member, date)
 	if err != nil || prev == nil {
 		return 1, err
@@ -192,11 +190,11 @@ func (c *Club) streakAfter(ctx context.Context, tx Repos, m *Merchant, member *M
 	return prev.Streak + 1, nil
 }
 
-// SignInChat answers 签到 (makeup false) or 补签 (makeup true) on the
+// signInChat answers 签到 (makeup false) or 补签 (makeup true) on the
 // official account, inside the delivery's transaction tx with member
 // locked. It shares the group's rule: one sign-in per member per local
 // day, wherever it is made.
-func (c *Club) SignInChat(ctx context.Context, tx Repos, m *Merchant, member *Member, makeup bool) (Reply, error) {
+func (c *Club) signInChat(ctx context.Context, tx *work, m *Merchant, member *Member, makeup bool) (Reply, error) {
 	res, err := c.signIn(ctx, tx, m, member, SignInOfficialAccount, makeup)
 	if err != nil {
 		return Reply{}, err

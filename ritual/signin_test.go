@@ -13,24 +13,14 @@ import (
 	"github.com/wxclub/wxclub/ritual/ritualtest"
 )
 
-// signInOA signs openid in on the official account (makeup: 补签), inside
-// the delivery's transaction as the conversation does.
+// signInOA sends 签到 (makeup: 补签) to the official account as openid.
 func (e *groupEnv) signInOA(openid string, makeup bool) string {
 	e.t.Helper()
-	ctx := context.Background()
-	var r ritual.Reply
-	err := e.db.Atomic(ctx, func(tx ritual.Repos) error {
-		member, err := tx.Members().ByOpenID(ctx, e.m.ID, openid)
-		if err != nil {
-			return err
-		}
-		r, err = e.club.SignInChat(ctx, tx, e.m, member, makeup)
-		return err
-	})
-	if err != nil {
-		e.t.Fatal(err)
+	command := "签到"
+	if makeup {
+		command = "补签"
 	}
-	return r.Text
+	return mustHandle(e.t, e.club, e.m, text(e.clock, openid, command, nextMsgID()))
 }
 
 // signIn returns the member's sign-in for date, or nil.

@@ -80,24 +80,11 @@ func TestGroupBridgeEndToEnd(t *testing.T) {
 			if got := simGroup(t, m, append([]string{"say", "签到"}, group...)...); !strings.Contains(got, "绑定") {
 				t.Fatalf("签到 before linking printed %q, want how to link", got)
 			}
-			// The official account gives the code (the conversation routes
-			// 绑定 to LinkCodeChat).
-			merchant, err := m.Club.Merchant(context.Background(), m.Config.Merchants[0].ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var reply ritual.Reply
-			err = m.DB.Atomic(context.Background(), func(tx ritual.Repos) error {
-				member, err := tx.Members().ByOpenID(context.Background(), merchant.ID, openid)
-				if err != nil {
-					return err
-				}
-				reply, err = m.Club.LinkCodeChat(context.Background(), tx, merchant, member)
-				return err
-			})
-			code := e2eLinkCode.FindStringSubmatch(reply.Text)
-			if err != nil || code == nil {
-				t.Fatalf("link code: %q, %v", reply.Text, err)
+			// The official account gives the code.
+			reply := sim(t, m, "say", "绑定", "--openid="+openid)
+			code := e2eLinkCode.FindStringSubmatch(reply)
+			if code == nil {
+				t.Fatalf("link code: %q", reply)
 			}
 			if got := simGroup(t, m, append([]string{"say", "绑定", code[1]}, group...)...); !strings.Contains(got, "绑定成功") {
 				t.Fatalf("绑定 printed %q", got)
@@ -127,6 +114,10 @@ func TestGroupBridgeEndToEnd(t *testing.T) {
 			// emulator's callback and are listed.
 			if got := simGroup(t, m, "messages", "--group", "tea-circle-1"); !strings.Contains(got, "no posts") {
 				t.Fatalf("messages before any post printed %q", got)
+			}
+			merchant, err := m.Club.Merchant(context.Background(), m.Config.Merchants[0].ID)
+			if err != nil {
+				t.Fatal(err)
 			}
 			withCallback := *merchant
 			withCallback.Groups.CallbackURL = m.URL() + "/emu/groups/callback"

@@ -1,0 +1,172 @@
+package ritual
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// The member change: the one way a member's points, level and ceremony
+// move. Every feature that changes a member — orders, refunds, sign-in,
+// redemption, gifts, rewards, campaigns, expiry, re-evaluation — runs its
+// part as the body of Club.change, inside a work (one transaction).
+
+// work is one transaction: the stores inside it, and the member changes
+// made in it, which Club.atomically reports to the observer once it
+// commits (never before: a rolled-back change did not happen).
+type work struct {
+	Repos
+	changes []*memberChange
+}
+
+// atomically runs fn in one transaction and, after it commits, tells the
+// observer what every member change in it did. A transaction the store
+// retries starts over with a fresh work.
+func (c *Club) atomically(ctx context.Context, fn func(tx *work) error) error {
+	var w *work
+	err := c.store.Atomic(ctx, func(tx Repos) error {
+		w = &work{Repos: tx}
+		return fn(w)
+	})
+	if err == nil {
+		for _, ch := range w.changes {
+			c.observeChange(ch)
+		}
+	}
+	return err
+}
+
+// changeMember runs one member change in a transaction of its own, with the
+// member find returns (locked by reading it in the transaction).
+func (c *Club) changeMember(ctx context.Context, m *Merchant, find func(tx *work) (*Member, error), cause string, fn func(ch *memberChange) error) (*memberChange, error) {
+	var ch *memberChange
+	err := c.atomically(ctx, func(tx *work) error {
+		member, err := find(tx)
+		if err != nil {
+			return err
+		}
+		ch, err = c.change(ctx, tx, m, member, cause, fn)
+		return err
+	})
+	return ch, err
+}
+
+// byID finds a member by id, for changeMember.
+func byID(ctx context.Context, id int64) func(tx *work) (*Member, error) {
+	return func(tx *work) (*Member, error) { return tx.Members().ByID(ctx, id) }
+}
+
+// change changes member, whose row tx holds locked. It settles the points
+// that are due to expire, lets fn book points (earn, spend, takeBack) and
+// change the member, then settles the level and any ceremony, saves the
+// member, queues a message for every points entry and level change, and
+// syncs the WeChat member card. cause names the change in the level
+// history. The change is reported to the observer once tx commits.
+//
+// When fn returns errAlreadyOnLedger (what it books was booked before), the
+// change still settles what was booked — the expiry at least — and returns
+// that error with the change, so a caller that takes the repeat as done can
+// commit a consistent member. Any other error from fn is returned at once,
+// for the transaction to roll back.
+//
+// This is the only code that books points, and it checks what it booked:
+// the balance moves by exactly the sum of the ledger entries written.
+func (c *Club) change(ctx context.Context, tx *work, m *Merchant, member *Member, cause string, fn func(ch *memberChange) error) (*memberChange, error) {
+	ch := &memberChange{tx: tx, m: m, member: member, now: c.clock(), before: member.Points}
+	if err := ch.expireDue(ctx); err != nil {
+		return nil, err
+	}
+	booked := fn(ch)
+	if booked != nil && !errors.Is(booked, errAlreadyOnLedger) {
+		return nil, booked // the transaction rolls back: nothing to settle
+	}
+	view, err := c.settle(ctx, tx, ch, cause)
+	if err != nil {
+		return nil, err
+	}
+	ch.view = view
+	tx.changes = append(tx.changes, ch)
+	return ch, booked
+}
+
+// settle finishes a change to a member's points or orders: re-evaluate the
+// level (opening or closing an upgrade ceremony where the level has one),
+// save the member, queue a message for every points entry and level
+// change, and return the member's view.
+func (c *Club) settle(ctx context.Context, tx *work, ch *memberChange, cause string) (MemberView, error) {
+	m, member := ch.m, ch.member
+	stats, err := c.periodStats(ctx, tx, m, member.ID)
+	if err != nil {
+		return MemberView{}, err
+	}
+	if err := c.moveLevel(ctx, tx, ch, stats, cause); err != nil {
+		return MemberView{}, err
+	}
+	if err := ch.balanced(); err != nil {
+		return MemberView{}, err
+	}
+	if err := tx.Members().Update(ctx, member); err != nil {
+		return MemberView{}, err
+	}
+	for _, e := range ch.entries {
+		if err := c.announcePoints(ctx, tx, m, member, e); err != nil {
+			return MemberView{}, err
+		}
+	}
+	if len(ch.entries) > 0 || ch.levelChange != nil {
+		if err := c.syncCard(ctx, tx, m, member, cause); err != nil {
+			return MemberView{}, err
+		}
+	}
+	open, err := c.openCeremonyOf(ctx, tx, member)
+	if err != nil {
+		return MemberView{}, err
+	}
+	return m.view(member, stats, open), nil
+}
+
+// memberChange is one member being changed inside the transaction that
+// holds their row locked: the points booked and the level moved so far.
+// It lives only as long as the body of Club.change.
+type memberChange struct {
+	tx     *work
+	m      *Merchant
+	member *Member
+	now    time.Time
+	// before is the balance when the change began; what the entries add
+	// up to must account for every point of the difference.
+	before  int64
+	entries []*PointsEntry
+	// levelChange is the level move settle made, if any.
+	levelChange *LevelChange
+	// view is the member as settle left them.
+	view MemberView
+}
+
+// balanced reports an error if the member's balance moved by anything but
+// the ledger entries this change wrote: nothing but the ledger moves points.
+func (ch *memberChange) balanced() error {
+	sum := ch.before
+	for _, e := range ch.entries {
+		sum += e.Delta
+	}
+	if sum != ch.member.Points {
+		return fmt.Errorf("ritual: member %d: balance %d, but the ledger says %d", ch.member.ID, ch.member.Points, sum)
+	}
+	return nil
+}
+
+// observeChange reports what a committed member change did.
+func (c *Club) observeChange(ch *memberChange) {
+	for _, e := range ch.entries {
+		if e.Delta != 0 {
+			c.observer.PointsChanged(ch.m.ID, e.Source, e.Delta)
+		}
+	}
+	if lc := ch.levelChange; lc != nil {
+		_, from := ch.m.Membership.Level(lc.From)
+		_, to := ch.m.Membership.Level(lc.To)
+		c.observer.LevelChanged(ch.m.ID, to > from)
+	}
+}
