@@ -114,7 +114,7 @@ func (c *Client) SendTemplate(ctx context.Context, m *ritual.Merchant, msg ritua
 		return 0, sendErrorf(ritual.SendFinal, 0, "no merchant")
 	}
 	log := c.log.With("merchant", m.ID)
-	id, err := c.sendTemplate(ctx, m, msg, log)
+	id, err := c.sendTemplate(ctx, m, msg)
 	if err != nil {
 		log.Warn("template message not sent", "class", err.Class, "errcode", err.ErrCode)
 		return 0, err
@@ -123,34 +123,16 @@ func (c *Client) SendTemplate(ctx context.Context, m *ritual.Merchant, msg ritua
 	return id, nil
 }
 
-func (c *Client) sendTemplate(ctx context.Context, m *ritual.Merchant, msg ritual.TemplateMessage, log *slog.Logger) (int64, *ritual.SendError) {
+// sendTemplate sends msg and returns WeChat's msgid.
+func (c *Client) sendTemplate(ctx context.Context, m *ritual.Merchant, msg ritual.TemplateMessage) (int64, *ritual.SendError) {
 	body := templateBody(msg)
-	a := c.account(m)
-	for attempt := 1; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return 0, sendErrorf(ritual.SendRetry, 0, "send template: gave up: %v", err)
-		}
-		token, err := a.oa.GetAccessTokenContext(ctx)
-		if err != nil {
-			return 0, classifyToken(ctx, err)
-		}
-		res, serr := postTemplate(ctx, token, body)
-		switch {
-		case serr != nil:
-			return 0, serr
-		case res.ErrCode == 0:
-			return res.MsgID, nil
-		case tokenRefused(res.ErrCode) && attempt == 1:
-			log.Info("access token refused; fetching a new one", "errcode", res.ErrCode)
-			if err := a.token.Refused(ctx, token); err != nil {
-				// The retry meets the same token and fails the same way.
-				log.Warn("refused access token not dropped", "err", err)
-			}
-			continue
-		default:
-			return 0, classifySend(res.ErrCode, Redact(res.ErrMsg))
-		}
-	}
+	var msgID int64
+	err := c.withToken(ctx, m, "send template", func(token string) (apiStatus, *ritual.SendError) {
+		res, err := postTemplate(ctx, token, body)
+		msgID = res.MsgID
+		return apiStatus{ErrCode: res.ErrCode, ErrMsg: res.ErrMsg}, err
+	})
+	return msgID, err
 }
 
 // templateBody is the request WeChat expects, in silenceper's type.

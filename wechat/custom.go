@@ -30,7 +30,7 @@ func (c *Client) SendText(ctx context.Context, m *ritual.Merchant, openid, text 
 		return sendErrorf(ritual.SendFinal, 0, "no merchant")
 	}
 	body := customTextBody{ToUser: openid, MsgType: "text", Text: customText{Content: text}}
-	if err := c.call(ctx, m, "send customer-service text", pathCustomSend, body, nil); err != nil {
+	if err := c.post(ctx, m, "send customer-service text", pathCustomSend, body, nil); err != nil {
 		c.log.Warn("customer-service text not sent", "merchant", m.ID, "class", err.Class, "errcode", err.ErrCode)
 		return err
 	}

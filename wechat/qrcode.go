@@ -70,7 +70,7 @@ func (c *Client) CreateQRCode(ctx context.Context, m *ritual.Merchant, req ritua
 	// own expiry.
 	now := time.Now()
 	var res qrCreateResult
-	if err := c.call(ctx, m, "create QR code", pathQRCreate, body, &res); err != nil {
+	if err := c.post(ctx, m, "create QR code", pathQRCreate, body, &res); err != nil {
 		if err.ErrCode == codeQRCodeCountLimit {
 			err = sendErrorf(ritual.SendFinal, err.ErrCode,
 				"create QR code: permanent QR codes are exhausted (WeChat allows 100000 per account); use temporary codes: %s",

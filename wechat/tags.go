@@ -2,10 +2,6 @@ package wechat
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-
-	"github.com/silenceper/wechat/v2/util"
 
 	"github.com/wxclub/wxclub/ritual"
 )
@@ -39,7 +35,7 @@ func (c *Client) CreateTag(ctx context.Context, m *ritual.Merchant, name string)
 		return ritual.Tag{}, sendErrorf(ritual.SendFinal, 0, "no merchant")
 	}
 	var res tagBody
-	if err := c.call(ctx, m, "create tag", pathTagsCreate, tagBody{Tag: tagJSON{Name: name}}, &res); err != nil {
+	if err := c.post(ctx, m, "create tag", pathTagsCreate, tagBody{Tag: tagJSON{Name: name}}, &res); err != nil {
 		c.log.Warn("tag not created", "merchant", m.ID, "class", err.Class, "errcode", err.ErrCode)
 		return ritual.Tag{}, err
 	}
@@ -85,48 +81,9 @@ func (c *Client) TagUsers(ctx context.Context, m *ritual.Merchant, tagID int, op
 	if n := len(openids); n == 0 || n > maxTagBatch {
 		return sendErrorf(ritual.SendFinal, 0, "tag users: 1 to %d openids at a time, got %d", maxTagBatch, n)
 	}
-	if err := c.call(ctx, m, "tag users", pathTagsBatchTag, batchTagBody{OpenIDList: openids, TagID: tagID}, nil); err != nil {
+	if err := c.post(ctx, m, "tag users", pathTagsBatchTag, batchTagBody{OpenIDList: openids, TagID: tagID}, nil); err != nil {
 		c.log.Warn("users not tagged", "merchant", m.ID, "class", err.Class, "errcode", err.ErrCode, "users", len(openids))
 		return err
 	}
 	return nil
-}
-
-// get is call for the APIs WeChat serves by GET: the access token in the
-// query, a refused token dropped and the call retried once, every failure
-// a *ritual.SendError.
-func (c *Client) get(ctx context.Context, m *ritual.Merchant, what, path string, out any) *ritual.SendError {
-	a := c.account(m)
-	for attempt := 1; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return sendErrorf(ritual.SendRetry, 0, "%s: gave up: %v", what, err)
-		}
-		token, err := a.oa.GetAccessTokenContext(ctx)
-		if err != nil {
-			return classifyToken(ctx, err)
-		}
-		raw, err := util.HTTPGetContext(ctx, WeChatOrigin+path+"?access_token="+token)
-		if err != nil {
-			return transportError(ctx, what, err)
-		}
-		var status apiStatus
-		if err := json.Unmarshal(raw, &status); err != nil {
-			return sendErrorf(ritual.SendRetry, 0, "%s: undecodable answer %q: %s", what, Redact(truncate(string(raw), 200)), Redact(err.Error()))
-		}
-		switch {
-		case status.ErrCode == 0:
-			if err := json.Unmarshal(raw, out); err != nil {
-				return sendErrorf(ritual.SendRetry, 0, "%s: %s", what, Redact(fmt.Sprint(err)))
-			}
-			return nil
-		case tokenRefused(status.ErrCode) && attempt == 1:
-			c.log.Info("access token refused; fetching a new one", "merchant", m.ID, "errcode", status.ErrCode)
-			if err := a.token.Refused(ctx, token); err != nil {
-				c.log.Warn("refused access token not dropped", "merchant", m.ID, "err", err)
-			}
-			continue
-		default:
-			return classifySend(status.ErrCode, Redact(status.ErrMsg))
-		}
-	}
 }
