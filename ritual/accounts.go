@@ -119,7 +119,7 @@ func ValidateConsoleUser(username, password, role string) error {
 // (stored as a bcrypt hash) unless one of that name exists: configuration
 // seeds accounts once, and a user already there is never overwritten. It
 // reports whether the user was created.
-func (c *Club) SeedConsoleUser(ctx context.Context, merchantID, username, password, role string) (bool, error) {
+func (c *Admin) SeedConsoleUser(ctx context.Context, merchantID, username, password, role string) (bool, error) {
 	if err := ValidateConsoleUser(username, password, role); err != nil {
 		return false, err
 	}
@@ -158,7 +158,7 @@ var noSuchUser = sync.OnceValue(func() []byte {
 // for both; after too many failures for the user or from the address ip
 // within the window, every attempt is ERATELIMITED until the window ends,
 // the right password included. The returned session carries its Token.
-func (c *Club) SignIn(ctx context.Context, merchantID, username, password, ip string) (*ConsoleSession, error) {
+func (c *Admin) SignIn(ctx context.Context, merchantID, username, password, ip string) (*ConsoleSession, error) {
 	username = strings.ToLower(strings.TrimSpace(username))
 	now := c.clock()
 	userKey := "console-signin:" + merchantID + ":" + username
@@ -198,7 +198,7 @@ func (c *Club) SignIn(ctx context.Context, merchantID, username, password, ip st
 	return s, nil
 }
 
-func (c *Club) signInAllowed(ctx context.Context, userKey, ipKey string, now time.Time) error {
+func (c *Admin) signInAllowed(ctx context.Context, userKey, ipKey string, now time.Time) error {
 	for _, limit := range []struct {
 		key string
 		max int
@@ -218,7 +218,7 @@ func (c *Club) signInAllowed(ctx context.Context, userKey, ipKey string, now tim
 // with the user's current role, and records the activity. An unknown,
 // idle or too old session, or one whose user is gone, is EUNAUTHORIZED
 // (and deleted).
-func (c *Club) ConsoleSession(ctx context.Context, token string) (*ConsoleSession, error) {
+func (c *Admin) ConsoleSession(ctx context.Context, token string) (*ConsoleSession, error) {
 	if token == "" {
 		return nil, Errorf(EUNAUTHORIZED, "not signed in")
 	}
@@ -257,7 +257,7 @@ func (c *Club) ConsoleSession(ctx context.Context, token string) (*ConsoleSessio
 
 // SignOut ends the session whose cookie token is token; an unknown token is
 // not an error.
-func (c *Club) SignOut(ctx context.Context, token string) error {
+func (c *Admin) SignOut(ctx context.Context, token string) error {
 	if token == "" {
 		return nil
 	}

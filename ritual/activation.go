@@ -17,7 +17,7 @@ const SourceGift = "gift"
 func activationRef(member *Member) string { return fmt.Sprintf("activation:%d", member.ID) }
 
 // activationData is what reply templates about activation can use.
-func (c *Club) activationData(m *Merchant, member *Member) map[string]any {
+func (c *Chat) activationData(m *Merchant, member *Member) map[string]any {
 	return map[string]any{"Method": m.Activation.Method, "Gift": giftSummary(m), "HasPhone": member.Phone != ""}
 }
 
@@ -43,7 +43,7 @@ var (
 // tryActivate handles a text from a member who has not activated yet. It
 // reports false when the text is not an activation attempt, so the
 // conversation goes on as usual.
-func (c *Club) tryActivate(ctx context.Context, tx *work, m *Merchant, member *Member, text string) (Reply, bool, error) {
+func (c *Chat) tryActivate(ctx context.Context, tx *work, m *Merchant, member *Member, text string) (Reply, bool, error) {
 	text = strings.TrimSpace(text)
 	switch m.Activation.Method {
 	case ActivatePhoneLast4:
@@ -64,7 +64,7 @@ func (c *Club) tryActivate(ctx context.Context, tx *work, m *Merchant, member *M
 	return Reply{}, false, nil
 }
 
-func (c *Club) checkPhoneLast4(ctx context.Context, tx *work, m *Merchant, member *Member, digits string) (Reply, error) {
+func (c *Chat) checkPhoneLast4(ctx context.Context, tx *work, m *Merchant, member *Member, digits string) (Reply, error) {
 	if member.Phone == "" {
 		return c.render(m, "reply.activate_no_phone", nil)
 	}
@@ -106,7 +106,7 @@ func parseBirthday(s string) (string, bool) {
 
 // activate turns the member into an activated one and grants the new-member
 // gift pack, once: its points, its coupons and a template message saying so.
-func (c *Club) activate(ctx context.Context, tx *work, m *Merchant, member *Member) (Reply, error) {
+func (c *Chat) activate(ctx context.Context, tx *work, m *Merchant, member *Member) (Reply, error) {
 	if member.Funnel.ActivatedAt != nil {
 		return c.render(m, "reply.already_activated", nil)
 	}

@@ -15,7 +15,7 @@ const SourceBirthday = "birthday"
 // birthdays gives today's birthday members their gift, once a year, on the
 // day in the merchant's time zone. A 02-29 birthday is kept on 02-28 in
 // other years.
-func (c *Club) birthdays(ctx context.Context, m *Merchant, slot time.Time) (string, error) {
+func (c *Calendar) birthdays(ctx context.Context, m *Merchant, slot time.Time) (string, error) {
 	today := slot.In(m.Location())
 	days := []string{today.Format("01-02")}
 	if today.Format("01-02") == "02-28" && !isLeap(today.Year()) {
@@ -45,7 +45,7 @@ func isLeap(y int) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
 
 // birthdayGift gives one member this year's gift: points, the coupon and
 // a message, in one transaction keyed by (member, year).
-func (c *Club) birthdayGift(ctx context.Context, m *Merchant, memberID int64, year int) (bool, error) {
+func (c *Calendar) birthdayGift(ctx context.Context, m *Merchant, memberID int64, year int) (bool, error) {
 	j := m.Campaigns.Birthday
 	given := false
 	err := c.atomically(ctx, func(tx *work) error {

@@ -16,7 +16,7 @@ const SourceLeaderboard = "leaderboard"
 // leaderboard rewards the week's top members of each group and of the
 // whole merchant, once, and announces each group's result in the group.
 // Ties keep the member who joined first ahead, and the post says so.
-func (c *Club) leaderboard(ctx context.Context, m *Merchant, slot time.Time) (string, error) {
+func (c *Calendar) leaderboard(ctx context.Context, m *Merchant, slot time.Time) (string, error) {
 	j := m.Campaigns.Leaderboard
 	from := weekStart(slot, m.Location())
 	week := from.Format("2006-01-02")
@@ -52,7 +52,7 @@ func (c *Club) leaderboard(ctx context.Context, m *Merchant, slot time.Time) (st
 
 // payPlaces pays the places of one board, each in its own transaction and
 // each at most once.
-func (c *Club) payPlaces(ctx context.Context, m *Merchant, rows []GroupBoardRow, board, where string) (int, error) {
+func (c *Calendar) payPlaces(ctx context.Context, m *Merchant, rows []GroupBoardRow, board, where string) (int, error) {
 	paid := 0
 	for i, r := range rows {
 		points := m.Campaigns.Leaderboard.Rewards[i]
@@ -70,7 +70,7 @@ func (c *Club) payPlaces(ctx context.Context, m *Merchant, rows []GroupBoardRow,
 	return paid, nil
 }
 
-func (c *Club) payPlace(ctx context.Context, m *Merchant, memberID, points int64, ref, reason string) (bool, error) {
+func (c *Calendar) payPlace(ctx context.Context, m *Merchant, memberID, points int64, ref, reason string) (bool, error) {
 	_, err := c.changeMember(ctx, m, byID(ctx, memberID), "leaderboard:"+ref, func(ch *memberChange) error {
 		_, err := ch.earn(ctx, points, SourceLeaderboard, ref, reason)
 		return err
@@ -82,7 +82,7 @@ func (c *Club) payPlace(ctx context.Context, m *Merchant, memberID, points int64
 }
 
 // postBoard announces a group's week in the group, through the outbox.
-func (c *Club) postBoard(ctx context.Context, m *Merchant, groupID, week string, rows, overall []GroupBoardRow) error {
+func (c *Calendar) postBoard(ctx context.Context, m *Merchant, groupID, week string, rows, overall []GroupBoardRow) error {
 	if len(rows) == 0 || m.Groups.CallbackURL == "" {
 		return nil
 	}
@@ -111,7 +111,7 @@ func (c *Club) postBoard(ctx context.Context, m *Merchant, groupID, week string,
 // and not yet today: their streak is at stake. It uses a template message
 // (followers only, counted as a campaign against the day's quota), never a
 // customer-service message outside WeChat's 48-hour window.
-func (c *Club) signInReminder(ctx context.Context, m *Merchant, slot time.Time) (string, error) {
+func (c *Calendar) signInReminder(ctx context.Context, m *Merchant, slot time.Time) (string, error) {
 	today := dayStart(slot, m.Location())
 	campaign := "signin_reminder:" + today.Format("2006-01-02")
 	var after int64

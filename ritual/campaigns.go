@@ -7,6 +7,12 @@ import (
 	"github.com/robfig/cron/v3"
 )
 
+// Calendar runs the merchants' campaign jobs on their schedules, and the
+// system's daily and hourly jobs.
+type Calendar struct {
+	*changer
+}
+
 // CampaignJob is one of a merchant's campaign jobs on its schedule.
 type CampaignJob struct {
 	Merchant string
@@ -38,7 +44,7 @@ func (j CampaignJob) Missed(now time.Time) (time.Time, bool) {
 }
 
 // CampaignJobs lists every merchant's campaign jobs.
-func (c *Club) CampaignJobs(ctx context.Context) ([]CampaignJob, error) {
+func (c *Calendar) CampaignJobs(ctx context.Context) ([]CampaignJob, error) {
 	merchants, err := c.store.Merchants().List(ctx)
 	if err != nil {
 		return nil, err
@@ -52,7 +58,7 @@ func (c *Club) CampaignJobs(ctx context.Context) ([]CampaignJob, error) {
 
 // jobsOf lists one merchant's campaign jobs; specs were validated with the
 // merchant, so a parse failure here means a job is simply left out.
-func (c *Club) jobsOf(m *Merchant) []CampaignJob {
+func (c *Calendar) jobsOf(m *Merchant) []CampaignJob {
 	cs := m.Campaigns
 	var jobs []CampaignJob
 	add := func(name string, s Schedule, run func(context.Context, *Merchant, time.Time) (string, error)) {
@@ -89,7 +95,7 @@ func (c *Club) jobsOf(m *Merchant) []CampaignJob {
 // RunCampaign runs job's slot unless it ran before (on any replica); the
 // merchant's settings are read afresh, so a change applies from the next
 // slot.
-func (c *Club) RunCampaign(ctx context.Context, job CampaignJob, slot time.Time, owner string) (bool, error) {
+func (c *Calendar) RunCampaign(ctx context.Context, job CampaignJob, slot time.Time, owner string) (bool, error) {
 	slot = slot.UTC().Truncate(time.Minute)
 	return c.RunJob(ctx, job.ID(), slot, owner, func(ctx context.Context) (string, error) {
 		m, err := c.store.Merchants().ByID(ctx, job.Merchant)
@@ -103,7 +109,7 @@ func (c *Club) RunCampaign(ctx context.Context, job CampaignJob, slot time.Time,
 // CatchUp runs, once, each job's latest slot missed while no replica ran,
 // if it is still within the job's catch-up window. It returns the jobs it
 // ran.
-func (c *Club) CatchUp(ctx context.Context, owner string) ([]string, error) {
+func (c *Calendar) CatchUp(ctx context.Context, owner string) ([]string, error) {
 	jobs, err := c.CampaignJobs(ctx)
 	if err != nil {
 		return nil, err
@@ -139,7 +145,7 @@ type CampaignStatus struct {
 
 // CampaignStatuses lists the merchant's campaign jobs with their next slot
 // and last run (whose detail holds the member day's summary).
-func (c *Club) CampaignStatuses(ctx context.Context, m *Merchant) ([]CampaignStatus, error) {
+func (c *Calendar) CampaignStatuses(ctx context.Context, m *Merchant) ([]CampaignStatus, error) {
 	out := []CampaignStatus{}
 	for _, job := range c.jobsOf(m) {
 		last, err := c.store.JobRuns().Last(ctx, job.ID())

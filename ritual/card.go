@@ -7,6 +7,16 @@ import (
 	"time"
 )
 
+// Cards gives members their membership card: the claim code, the card's
+// lines and the WeChat QR code that binds it.
+type Cards struct {
+	*changer
+	replies
+	directory *Directory
+	wechat    CardMessenger
+	publicURL string
+}
+
 // Member-card events, as WeChat names them (the raw XML carries CardId and
 // UserCardCode; silenceper has no model for them).
 const (
@@ -20,7 +30,7 @@ const (
 const PurposeCardActivate = "card_activate"
 
 // cardEvent handles WeChat member-card events for the merchant's card.
-func (c *Club) cardEvent(ctx context.Context, tx *work, m *Merchant, msg InboundMessage) (Reply, error) {
+func (c *Chat) cardEvent(ctx context.Context, tx *work, m *Merchant, msg InboundMessage) (Reply, error) {
 	if m.Activation.Method != ActivateMemberCard || msg.Fields["CardId"] != m.Activation.CardID {
 		return Reply{}, nil // another card of the account: not ours to track
 	}
@@ -47,7 +57,7 @@ func (c *Club) cardEvent(ctx context.Context, tx *work, m *Merchant, msg Inbound
 // syncCard queues an update of the member's card after a points or level
 // change. The update carries no data: the relay reads the balance and
 // nickname when it sends, so one pending update covers every change before it.
-func (c *Club) syncCard(ctx context.Context, tx *work, m *Merchant, member *Member, ref string) error {
+func (c *changer) syncCard(ctx context.Context, tx *work, m *Merchant, member *Member, ref string) error {
 	if m.Activation.Method != ActivateMemberCard || member.CardCode == "" {
 		return nil
 	}
@@ -92,8 +102,8 @@ type QRView struct {
 const cardQRLife = 30 * 24 * time.Hour
 
 // Card returns the membership card of a member recognized from an order.
-func (c *Club) Card(ctx context.Context, m *Merchant, openidOrPhone string, permanent bool) (CardView, error) {
-	member, err := c.findMember(ctx, c.store, m, openidOrPhone)
+func (c *Cards) Card(ctx context.Context, m *Merchant, openidOrPhone string, permanent bool) (CardView, error) {
+	member, err := findMember(ctx, c.store, m, openidOrPhone)
 	if err != nil {
 		return CardView{}, err
 	}
@@ -119,7 +129,7 @@ func (c *Club) Card(ctx context.Context, m *Merchant, openidOrPhone string, perm
 
 // qrCode returns the merchant's QR code for scene, from the cache while it
 // has at least a day to live, else from WeChat.
-func (c *Club) qrCode(ctx context.Context, m *Merchant, scene string, permanent bool) (QRCode, error) {
+func (c *Cards) qrCode(ctx context.Context, m *Merchant, scene string, permanent bool) (QRCode, error) {
 	now := c.clock()
 	if qr, err := c.store.QRCodes().Find(ctx, m.ID, scene, permanent, now.Add(24*time.Hour)); err == nil {
 		return *qr, nil
@@ -151,8 +161,8 @@ func qrError(err error) error {
 
 // QRImage returns where the image of a member's QR code (scene
 // "claim:<code>" or "ref:<code>") is, so a link in chat can point at it.
-func (c *Club) QRImage(ctx context.Context, merchantID, scene string) (string, error) {
-	m, err := c.Merchant(ctx, merchantID)
+func (c *Cards) QRImage(ctx context.Context, merchantID, scene string) (string, error) {
+	m, err := c.directory.Merchant(ctx, merchantID)
 	if err != nil {
 		return "", err
 	}
@@ -173,6 +183,6 @@ func (c *Club) QRImage(ctx context.Context, merchantID, scene string) (string, e
 }
 
 // qrLink is the address of a member's QR image, for replies in chat.
-func (c *Club) qrLink(m *Merchant, scene string) string {
+func (c *Cards) qrLink(m *Merchant, scene string) string {
 	return c.publicURL + "/qr/" + m.ID + "/" + scene
 }

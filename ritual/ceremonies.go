@@ -7,8 +7,16 @@ import (
 	"time"
 )
 
+// Upgrades runs the upgrade ceremonies members perform: their steps in
+// chat, the hourly reminders and deadlines, the operators' list and grants.
+// Opening, closing and completing a ceremony is part of the member change.
+type Upgrades struct {
+	*changer
+	replies
+}
+
 // openCeremonyOf returns the member's open ceremony, or nil.
-func (c *Club) openCeremonyOf(ctx context.Context, tx Repos, member *Member) (*Ceremony, error) {
+func openCeremonyOf(ctx context.Context, tx Repos, member *Member) (*Ceremony, error) {
 	open, err := tx.Ceremonies().OpenFor(ctx, member.ID)
 	if ErrorCode(err) == ENOTFOUND {
 		return nil, nil
@@ -19,7 +27,7 @@ func (c *Club) openCeremonyOf(ctx context.Context, tx Repos, member *Member) (*C
 // startCeremony opens the ceremony into target for a member who qualifies
 // for it, and invites them. Steps the member has already met (a birthday
 // we know) count as done.
-func (c *Club) startCeremony(ctx context.Context, tx *work, ch *memberChange, from, target Level) error {
+func (c *changer) startCeremony(ctx context.Context, tx *work, ch *memberChange, from, target Level) error {
 	m, member, now := ch.m, ch.member, ch.now
 	rule := target.Ceremony
 	cer := &Ceremony{
@@ -53,7 +61,7 @@ func (cer *Ceremony) contains(step string) bool {
 // closeCeremony ends an open ceremony that no longer applies. A member who
 // fell below the level is told, kindly; one who rose past it gets the new
 // ceremony's invitation instead.
-func (c *Club) closeCeremony(ctx context.Context, tx *work, m *Merchant, member *Member, cer *Ceremony, outcome string) error {
+func (c *changer) closeCeremony(ctx context.Context, tx *work, m *Merchant, member *Member, cer *Ceremony, outcome string) error {
 	now := c.clock()
 	cer.Status, cer.Outcome, cer.ClosedAt = CeremonyClosed, outcome, &now
 	if err := tx.Ceremonies().Update(ctx, cer); err != nil {
@@ -70,7 +78,7 @@ func (c *Club) closeCeremony(ctx context.Context, tx *work, m *Merchant, member 
 // completeCeremony grants the ceremony's level: the level change, every
 // entry reward, the level message with old and new nickname and the
 // points, and the announcement in the member's groups.
-func (c *Club) completeCeremony(ctx context.Context, tx *work, ch *memberChange, cer *Ceremony, outcome string) error {
+func (c *changer) completeCeremony(ctx context.Context, tx *work, ch *memberChange, cer *Ceremony, outcome string) error {
 	m, member := ch.m, ch.member
 	if !m.Membership.Has(cer.ToLevel) {
 		return c.closeCeremony(ctx, tx, m, member, cer, OutcomeLevelRemoved)
@@ -94,7 +102,7 @@ func (c *Club) completeCeremony(ctx context.Context, tx *work, ch *memberChange,
 
 // announceInGroups posts text to every group the member speaks in,
 // through the outbox and the merchant's group bridge.
-func (c *Club) announceInGroups(ctx context.Context, tx *work, m *Merchant, member *Member, ref, text string) error {
+func (c *changer) announceInGroups(ctx context.Context, tx *work, m *Merchant, member *Member, ref, text string) error {
 	if !m.Groups.Enabled() || m.Groups.CallbackURL == "" {
 		return nil
 	}
@@ -116,7 +124,7 @@ func (c *Club) announceInGroups(ctx context.Context, tx *work, m *Merchant, memb
 }
 
 // ceremonyPrompt tells the member what is left to do and by when.
-func (c *Club) ceremonyPrompt(m *Merchant, cer *Ceremony) (string, error) {
+func (c *Upgrades) ceremonyPrompt(m *Merchant, cer *Ceremony) (string, error) {
 	lv, _ := m.Membership.Level(cer.ToLevel)
 	var steps []string
 	for _, s := range cer.Pending() {
@@ -146,7 +154,7 @@ func stepPrompt(step string, rule *CeremonyRule) string {
 // ceremonyText lets a text message perform a step of the member's open
 // ceremony. It reports false when the text is no step, so the
 // conversation goes on as usual.
-func (c *Club) ceremonyText(ctx context.Context, tx *work, m *Merchant, member *Member, cer *Ceremony, text string) (Reply, bool, error) {
+func (c *Upgrades) ceremonyText(ctx context.Context, tx *work, m *Merchant, member *Member, cer *Ceremony, text string) (Reply, bool, error) {
 	lv, _ := m.Membership.Level(cer.ToLevel)
 	step := ""
 	for _, s := range cer.Pending() {
@@ -183,7 +191,7 @@ func sameWords(a, b string) bool {
 
 // ceremonyStep records a step done and completes the ceremony after the
 // last one.
-func (c *Club) ceremonyStep(ctx context.Context, tx *work, m *Merchant, member *Member, cer *Ceremony, step string) (Reply, error) {
+func (c *Upgrades) ceremonyStep(ctx context.Context, tx *work, m *Merchant, member *Member, cer *Ceremony, step string) (Reply, error) {
 	cer.Done = append(cer.Done, step)
 	if len(cer.Pending()) > 0 {
 		if err := tx.Ceremonies().Update(ctx, cer); err != nil {
@@ -223,11 +231,11 @@ func levelRewardText(m *Merchant, cer *Ceremony) string {
 }
 
 // signedIn lets a sign-in in a group perform the group_signin step.
-func (c *Club) signedIn(ctx context.Context, tx *work, m *Merchant, member *Member, groupID string) error {
+func (c *Upgrades) signedIn(ctx context.Context, tx *work, m *Merchant, member *Member, groupID string) error {
 	if groupID == "" {
 		return nil
 	}
-	cer, err := c.openCeremonyOf(ctx, tx, member)
+	cer, err := openCeremonyOf(ctx, tx, member)
 	if err != nil || cer == nil || cer.did(StepGroupSignIn) || !cer.contains(StepGroupSignIn) {
 		return err
 	}
@@ -238,7 +246,7 @@ func (c *Club) signedIn(ctx context.Context, tx *work, m *Merchant, member *Memb
 // CeremonyTick reminds members whose ceremony ends within a day and applies
 // the merchant's policy to those past their deadline. It is the hourly
 // job's work; it returns how many ceremonies it acted on.
-func (c *Club) CeremonyTick(ctx context.Context) (int, error) {
+func (c *Upgrades) CeremonyTick(ctx context.Context) (int, error) {
 	merchants, err := c.store.Merchants().List(ctx)
 	if err != nil {
 		return 0, err
@@ -263,7 +271,7 @@ func (c *Club) CeremonyTick(ctx context.Context) (int, error) {
 }
 
 // tickCeremony reminds or applies the deadline policy to one ceremony.
-func (c *Club) tickCeremony(ctx context.Context, m *Merchant, id int64) (bool, error) {
+func (c *Upgrades) tickCeremony(ctx context.Context, m *Merchant, id int64) (bool, error) {
 	acted := false
 	err := c.atomically(ctx, func(tx *work) error {
 		cer, err := tx.Ceremonies().ByID(ctx, m.ID, id)
@@ -295,7 +303,7 @@ func (c *Club) tickCeremony(ctx context.Context, m *Merchant, id int64) (bool, e
 }
 
 // grantInTx completes a ceremony without its remaining steps.
-func (c *Club) grantInTx(ctx context.Context, tx *work, m *Merchant, member *Member, cer *Ceremony, outcome string) error {
+func (c *Upgrades) grantInTx(ctx context.Context, tx *work, m *Merchant, member *Member, cer *Ceremony, outcome string) error {
 	_, err := c.change(ctx, tx, m, member, fmt.Sprintf("ceremony:%d", cer.ID), func(ch *memberChange) error {
 		return c.completeCeremony(ctx, tx, ch, cer, outcome)
 	})
@@ -331,7 +339,7 @@ func (m *Merchant) ceremonyView(cer *Ceremony, member *Member) CeremonyView {
 }
 
 // Ceremonies lists the merchant's ceremonies in status ("" for all).
-func (c *Club) Ceremonies(ctx context.Context, m *Merchant, status string, limit int) ([]CeremonyView, error) {
+func (c *Upgrades) Ceremonies(ctx context.Context, m *Merchant, status string, limit int) ([]CeremonyView, error) {
 	switch status {
 	case "", CeremonyOpen, CeremonyCompleted, CeremonyClosed:
 	default:
@@ -357,7 +365,7 @@ func (c *Club) Ceremonies(ctx context.Context, m *Merchant, status string, limit
 
 // GrantCeremony completes an open ceremony by hand: an operator waives its
 // remaining steps.
-func (c *Club) GrantCeremony(ctx context.Context, m *Merchant, id int64) (CeremonyView, error) {
+func (c *Upgrades) GrantCeremony(ctx context.Context, m *Merchant, id int64) (CeremonyView, error) {
 	var view CeremonyView
 	err := c.atomically(ctx, func(tx *work) error {
 		peek, err := tx.Ceremonies().ByID(ctx, m.ID, id)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -11,6 +12,15 @@ import (
 // move. Every feature that changes a member — orders, refunds, sign-in,
 // redemption, gifts, rewards, campaigns, expiry, re-evaluation — runs its
 // part as the body of Club.change, inside a work (one transaction).
+
+// changer makes member changes: every part of the club that changes a
+// member holds the one changer.
+type changer struct {
+	store    Store
+	clock    Clock
+	log      *slog.Logger
+	observer Observer
+}
 
 // work is one transaction: the stores inside it, and the member changes
 // made in it, which Club.atomically reports to the observer once it
@@ -23,7 +33,7 @@ type work struct {
 // atomically runs fn in one transaction and, after it commits, tells the
 // observer what every member change in it did. A transaction the store
 // retries starts over with a fresh work.
-func (c *Club) atomically(ctx context.Context, fn func(tx *work) error) error {
+func (c *changer) atomically(ctx context.Context, fn func(tx *work) error) error {
 	var w *work
 	err := c.store.Atomic(ctx, func(tx Repos) error {
 		w = &work{Repos: tx}
@@ -39,7 +49,7 @@ func (c *Club) atomically(ctx context.Context, fn func(tx *work) error) error {
 
 // changeMember runs one member change in a transaction of its own, with the
 // member find returns (locked by reading it in the transaction).
-func (c *Club) changeMember(ctx context.Context, m *Merchant, find func(tx *work) (*Member, error), cause string, fn func(ch *memberChange) error) (*memberChange, error) {
+func (c *changer) changeMember(ctx context.Context, m *Merchant, find func(tx *work) (*Member, error), cause string, fn func(ch *memberChange) error) (*memberChange, error) {
 	var ch *memberChange
 	err := c.atomically(ctx, func(tx *work) error {
 		member, err := find(tx)
@@ -72,7 +82,7 @@ func byID(ctx context.Context, id int64) func(tx *work) (*Member, error) {
 //
 // This is the only code that books points, and it checks what it booked:
 // the balance moves by exactly the sum of the ledger entries written.
-func (c *Club) change(ctx context.Context, tx *work, m *Merchant, member *Member, cause string, fn func(ch *memberChange) error) (*memberChange, error) {
+func (c *changer) change(ctx context.Context, tx *work, m *Merchant, member *Member, cause string, fn func(ch *memberChange) error) (*memberChange, error) {
 	ch := &memberChange{tx: tx, m: m, member: member, now: c.clock(), before: member.Points}
 	if err := ch.expireDue(ctx); err != nil {
 		return nil, err
@@ -94,9 +104,9 @@ func (c *Club) change(ctx context.Context, tx *work, m *Merchant, member *Member
 // level (opening or closing an upgrade ceremony where the level has one),
 // save the member, queue a message for every points entry and level
 // change, and return the member's view.
-func (c *Club) settle(ctx context.Context, tx *work, ch *memberChange, cause string) (MemberView, error) {
+func (c *changer) settle(ctx context.Context, tx *work, ch *memberChange, cause string) (MemberView, error) {
 	m, member := ch.m, ch.member
-	stats, err := c.periodStats(ctx, tx, m, member.ID)
+	stats, err := periodStats(ctx, tx, m, member.ID, c.clock())
 	if err != nil {
 		return MemberView{}, err
 	}
@@ -119,7 +129,7 @@ func (c *Club) settle(ctx context.Context, tx *work, ch *memberChange, cause str
 			return MemberView{}, err
 		}
 	}
-	open, err := c.openCeremonyOf(ctx, tx, member)
+	open, err := openCeremonyOf(ctx, tx, member)
 	if err != nil {
 		return MemberView{}, err
 	}
@@ -158,7 +168,7 @@ func (ch *memberChange) balanced() error {
 }
 
 // observeChange reports what a committed member change did.
-func (c *Club) observeChange(ch *memberChange) {
+func (c *changer) observeChange(ch *memberChange) {
 	for _, e := range ch.entries {
 		if e.Delta != 0 {
 			c.observer.PointsChanged(ch.m.ID, e.Source, e.Delta)

@@ -49,7 +49,7 @@ func looksLikeClaimCode(s string) bool {
 
 // giveClaimCode gives a member recognized from an order the code printed on
 // their card, retrying on the rare collision.
-func (c *Club) giveClaimCode(ctx context.Context, tx *work, member *Member) error {
+func (c *changer) giveClaimCode(ctx context.Context, tx *work, member *Member) error {
 	if member.ClaimCode != "" {
 		return nil
 	}
@@ -73,7 +73,7 @@ const (
 // carries code: the member they already are, from an order, before they
 // knew it. follower is the record the user's follow created; it is folded
 // into the claimed member if it has no history of its own.
-func (c *Club) bindClaim(ctx context.Context, tx *work, m *Merchant, follower *Member, code string) (Reply, error) {
+func (c *Chat) bindClaim(ctx context.Context, tx *work, m *Merchant, follower *Member, code string) (Reply, error) {
 	now := c.clock()
 	if n, err := tx.Limits().Hit(ctx, "claim:"+m.ID+":"+follower.OpenID, time.Hour, now); err != nil {
 		return Reply{}, err
@@ -110,7 +110,7 @@ func (c *Club) bindClaim(ctx context.Context, tx *work, m *Merchant, follower *M
 
 // hasHistory reports whether a member has anything of their own that
 // folding them into another member would lose.
-func (c *Club) hasHistory(ctx context.Context, tx *work, member *Member) bool {
+func (c *Chat) hasHistory(ctx context.Context, tx *work, member *Member) bool {
 	if member.Points != 0 || member.ClaimCode != "" || member.Phone != "" || member.Funnel.ActivatedAt != nil {
 		return true
 	}
@@ -120,7 +120,7 @@ func (c *Club) hasHistory(ctx context.Context, tx *work, member *Member) bool {
 
 // fold moves the follower's WeChat identity onto the claimed member and
 // removes the follower's empty record.
-func (c *Club) fold(ctx context.Context, tx *work, follower, claimed *Member) error {
+func (c *Chat) fold(ctx context.Context, tx *work, follower, claimed *Member) error {
 	if follower.ID != claimed.ID {
 		if err := tx.Members().Delete(ctx, follower.ID); err != nil {
 			return err
@@ -141,7 +141,7 @@ func (c *Club) fold(ctx context.Context, tx *work, follower, claimed *Member) er
 
 // claimedReply is the card's promise, told in chat: you are a member, a
 // benefit is waiting, here is how to activate it.
-func (c *Club) claimedReply(ctx context.Context, tx *work, m *Merchant, member *Member) (Reply, error) {
+func (c *Chat) claimedReply(ctx context.Context, tx *work, m *Merchant, member *Member) (Reply, error) {
 	if member.Funnel.ActivatedAt != nil {
 		return c.pointsReply(ctx, tx, m, member)
 	}

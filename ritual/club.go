@@ -1,28 +1,31 @@
 package ritual
 
 import (
-	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/wxclub/wxclub/templates"
 )
 
-// Club is the membership service of every merchant on this deployment. It
-// holds no state of its own beyond a short-lived merchant cache: everything
-// that matters is in the Store, so any number of replicas can run it.
+// Club is the membership service of every merchant on this deployment,
+// wired from its parts: each part holds only the stores and collaborators
+// it uses, and the handlers and the wiring in cmd reach each through the
+// small interface they declare. Club holds no state of its own beyond a
+// short-lived merchant cache: everything that matters is in the Store, so
+// any number of replicas can run it.
 type Club struct {
-	store     Store
-	clock     Clock
-	texts     *templates.Set
-	log       *slog.Logger
-	observer  Observer
-	wechat    CardMessenger
-	publicURL string
-
-	merchants *merchantCache
+	*Directory // merchants, by id and API key
+	*Chat      // the official account's conversation
+	*GroupChat // the groups' conversation
+	*Shop      // orders, refunds, redemptions, coupons
+	*Upgrades  // upgrade ceremonies: steps, deadlines, grants
+	*Calendar  // the campaign and system jobs on cron
+	*Admin     // settings, console accounts
+	*Reports   // what the merchant reads
+	*Cards     // membership cards and their QR codes
+	*Tags      // WeChat user tags mirroring groups and levels
+	relay      relayParts
 }
 
 // ClubOptions configures a Club; zero values pick sensible defaults.
@@ -58,111 +61,25 @@ func NewClub(store Store, opts ClubOptions) *Club {
 	if opts.Observer == nil {
 		opts.Observer = nopObserver{}
 	}
+	dir := &Directory{store: store, clock: opts.Clock,
+		cache: &merchantCache{ttl: opts.MerchantTTL, entries: map[string]cachedMerchant{}}}
+	ch := &changer{store: store, clock: opts.Clock, log: opts.Logger, observer: opts.Observer}
+	say := replies{texts: opts.Texts}
+	cards := &Cards{changer: ch, replies: say, directory: dir, wechat: opts.WeChat, publicURL: strings.TrimRight(opts.PublicURL, "/")}
+	upgrades := &Upgrades{changer: ch, replies: say}
+	signIns := &signIns{changer: ch, replies: say, upgrades: upgrades}
+	shop := &Shop{changer: ch, replies: say}
 	return &Club{
-		store:     store,
-		clock:     opts.Clock,
-		texts:     opts.Texts,
-		log:       opts.Logger,
-		observer:  opts.Observer,
-		wechat:    opts.WeChat,
-		publicURL: strings.TrimRight(opts.PublicURL, "/"),
-		merchants: &merchantCache{ttl: opts.MerchantTTL, entries: map[string]cachedMerchant{}},
+		Directory: dir,
+		Chat:      &Chat{changer: ch, replies: say, signIns: signIns, upgrades: upgrades, shop: shop, cards: cards},
+		GroupChat: &GroupChat{changer: ch, replies: say, signIns: signIns},
+		Shop:      shop,
+		Upgrades:  upgrades,
+		Calendar:  &Calendar{changer: ch},
+		Admin:     &Admin{changer: ch, merchants: dir.cache},
+		Reports:   &Reports{store: store, clock: opts.Clock},
+		Cards:     cards,
+		Tags:      &Tags{store: store, log: opts.Logger},
+		relay:     relayParts{directory: dir, changer: ch, texts: opts.Texts},
 	}
-}
-
-// Now returns the club's current time.
-func (c *Club) Now() time.Time { return c.clock() }
-
-// Ready reports whether the store answers.
-func (c *Club) Ready(ctx context.Context) error { return c.store.Ping(ctx) }
-
-// merchantCache keeps merchants for a few seconds, including the answer
-// "no such merchant", so a webhook flood for an unknown id does not reach
-// the database on every request.
-type merchantCache struct {
-	ttl     time.Duration
-	mu      sync.Mutex
-	entries map[string]cachedMerchant
-}
-
-type cachedMerchant struct {
-	m       *Merchant
-	err     error
-	expires time.Time
-}
-
-// forget drops every cached entry of merchant id (its API key's too), so
-// a change made here shows here at once.
-func (mc *merchantCache) forget(id string) {
-	mc.mu.Lock()
-	defer mc.mu.Unlock()
-	for key, e := range mc.entries {
-		if key == "id:"+id || (e.m != nil && e.m.ID == id) {
-			delete(mc.entries, key)
-		}
-	}
-}
-
-func (mc *merchantCache) get(key string, now time.Time, load func() (*Merchant, error)) (*Merchant, error) {
-	mc.mu.Lock()
-	e, ok := mc.entries[key]
-	mc.mu.Unlock()
-	if ok && now.Before(e.expires) {
-		return e.m, e.err
-	}
-	m, err := load()
-	if err != nil && ErrorCode(err) != ENOTFOUND {
-		return nil, err // do not cache outages
-	}
-	mc.mu.Lock()
-	mc.entries[key] = cachedMerchant{m: m, err: err, expires: now.Add(mc.ttl)}
-	mc.mu.Unlock()
-	return m, err
-}
-
-// Merchant returns the merchant with id; ENOTFOUND if there is none.
-func (c *Club) Merchant(ctx context.Context, id string) (*Merchant, error) {
-	return c.merchants.get("id:"+id, c.clock(), func() (*Merchant, error) {
-		return c.store.Merchants().ByID(ctx, id)
-	})
-}
-
-// MerchantByAPIKey returns the merchant whose API key is key; EUNAUTHORIZED
-// if none.
-func (c *Club) MerchantByAPIKey(ctx context.Context, key string) (*Merchant, error) {
-	hash := HashAPIKey(key)
-	m, err := c.merchants.get("key:"+hash, c.clock(), func() (*Merchant, error) {
-		return c.store.Merchants().ByAPIKeyHash(ctx, hash)
-	})
-	if ErrorCode(err) == ENOTFOUND {
-		return nil, Errorf(EUNAUTHORIZED, "the API key is not valid")
-	}
-	return m, err
-}
-
-// SeedMerchant stores m with apiKey unless a merchant with its id exists:
-// configuration seeds the database once, and the database is the truth
-// afterwards. It reports whether m was created.
-func (c *Club) SeedMerchant(ctx context.Context, m *Merchant, apiKey string) (bool, error) {
-	if err := m.Validate(); err != nil {
-		return false, err
-	}
-	if len(apiKey) < 8 {
-		return false, FieldErrorf("api_key", "must be at least 8 characters")
-	}
-	if _, err := c.store.Merchants().ByID(ctx, m.ID); err == nil {
-		return false, nil
-	} else if ErrorCode(err) != ENOTFOUND {
-		return false, err
-	}
-	seeded := *m
-	seeded.APIKeyHash = HashAPIKey(apiKey)
-	seeded.CreatedAt, seeded.UpdatedAt = c.clock(), c.clock()
-	if err := c.store.Merchants().Create(ctx, &seeded); err != nil {
-		if ErrorCode(err) == ECONFLICT {
-			return false, nil // another replica seeded it first
-		}
-		return false, err
-	}
-	return true, nil
 }

@@ -62,16 +62,16 @@ const memberPageRows = 50
 // MemberPage returns the member found by openid or phone among the
 // merchant's members (ENOTFOUND otherwise): their view, latest ledger
 // entries, level history, ceremonies, coupons and messages.
-func (c *Club) MemberPage(ctx context.Context, m *Merchant, openidOrPhone string) (MemberPage, error) {
-	member, err := c.findMember(ctx, c.store, m, openidOrPhone)
+func (c *Reports) MemberPage(ctx context.Context, m *Merchant, openidOrPhone string) (MemberPage, error) {
+	member, err := findMember(ctx, c.store, m, openidOrPhone)
 	if err != nil {
 		return MemberPage{}, err
 	}
-	stats, err := c.periodStats(ctx, c.store, m, member.ID)
+	stats, err := periodStats(ctx, c.store, m, member.ID, c.clock())
 	if err != nil {
 		return MemberPage{}, err
 	}
-	open, err := c.openCeremonyOf(ctx, c.store, member)
+	open, err := openCeremonyOf(ctx, c.store, member)
 	if err != nil {
 		return MemberPage{}, err
 	}
@@ -114,7 +114,7 @@ func (c *Club) MemberPage(ctx context.Context, m *Merchant, openidOrPhone string
 
 // OutboxFailures returns the merchant's messages WeChat refused for good,
 // newest first, with the reason it gave.
-func (c *Club) OutboxFailures(ctx context.Context, m *Merchant, limit int) ([]MessageView, error) {
+func (c *Reports) OutboxFailures(ctx context.Context, m *Merchant, limit int) ([]MessageView, error) {
 	if limit < 1 || limit > 500 {
 		return nil, FieldErrorf("limit", "must be between 1 and 500")
 	}
@@ -159,7 +159,7 @@ type BoardPlace struct {
 // Leaderboard ranks the merchant's members by the points they earned this
 // week (leaderboard rewards excluded), as the weekly leaderboard campaign
 // will; ties keep the earlier member first.
-func (c *Club) Leaderboard(ctx context.Context, m *Merchant, limit int) (PointsBoard, error) {
+func (c *Reports) Leaderboard(ctx context.Context, m *Merchant, limit int) (PointsBoard, error) {
 	if limit < 1 || limit > 100 {
 		return PointsBoard{}, FieldErrorf("limit", "must be between 1 and 100")
 	}

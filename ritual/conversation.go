@@ -7,11 +7,23 @@ import (
 	"time"
 )
 
+// Chat is the official account's side of the conversation: a shopper's
+// follow, scans, card events and text commands (帮助, 积分, 激活, 邀请, 签到,
+// 补签, 绑定, 兑换), a claim code or an activation attempt.
+type Chat struct {
+	*changer
+	replies
+	signIns  *signIns
+	upgrades *Upgrades
+	shop     *Shop
+	cards    *Cards
+}
+
 // HandleMessage answers one message or event from a shopper on the
 // official account. A delivery WeChat repeats (same DedupeKey) gets the
 // reply given the first time and changes nothing, also when both arrive at
 // once.
-func (c *Club) HandleMessage(ctx context.Context, m *Merchant, msg InboundMessage) (Reply, error) {
+func (c *Chat) HandleMessage(ctx context.Context, m *Merchant, msg InboundMessage) (Reply, error) {
 	text, err := c.turn(ctx, m, msg.DedupeKey(), func(tx *work) (string, error) {
 		reply, err := c.converse(ctx, tx, m, msg)
 		return reply.Text, err
@@ -20,7 +32,7 @@ func (c *Club) HandleMessage(ctx context.Context, m *Merchant, msg InboundMessag
 }
 
 // converse decides what a delivery means and what to answer.
-func (c *Club) converse(ctx context.Context, tx *work, m *Merchant, msg InboundMessage) (Reply, error) {
+func (c *Chat) converse(ctx context.Context, tx *work, m *Merchant, msg InboundMessage) (Reply, error) {
 	if msg.OpenID == "" {
 		return Reply{}, Errorf(EBADREQUEST, "the message has no sender (FromUserName)")
 	}
@@ -52,7 +64,7 @@ const (
 	sceneReferral = "ref:"
 )
 
-func (c *Club) subscribed(ctx context.Context, tx *work, m *Merchant, msg InboundMessage) (Reply, error) {
+func (c *Chat) subscribed(ctx context.Context, tx *work, m *Merchant, msg InboundMessage) (Reply, error) {
 	now := c.clock()
 	member, created, err := tx.Members().EnsureByOpenID(ctx, m.ID, msg.OpenID, StateFollowing, now)
 	if err != nil {
@@ -82,7 +94,7 @@ func (c *Club) subscribed(ctx context.Context, tx *work, m *Merchant, msg Inboun
 }
 
 // scanned handles a follower scanning one of the merchant's QR codes.
-func (c *Club) scanned(ctx context.Context, tx *work, m *Merchant, msg InboundMessage) (Reply, error) {
+func (c *Chat) scanned(ctx context.Context, tx *work, m *Merchant, msg InboundMessage) (Reply, error) {
 	member, err := c.follower(ctx, tx, m, msg.OpenID)
 	if err != nil {
 		return Reply{}, err
@@ -93,7 +105,7 @@ func (c *Club) scanned(ctx context.Context, tx *work, m *Merchant, msg InboundMe
 	return c.render(m, "reply.help", nil)
 }
 
-func (c *Club) unsubscribed(ctx context.Context, tx *work, m *Merchant, msg InboundMessage) (Reply, error) {
+func (c *Chat) unsubscribed(ctx context.Context, tx *work, m *Merchant, msg InboundMessage) (Reply, error) {
 	member, err := tx.Members().ByOpenID(ctx, m.ID, msg.OpenID)
 	if ErrorCode(err) == ENOTFOUND {
 		return Reply{}, nil // never seen them follow: nothing to keep
@@ -107,7 +119,7 @@ func (c *Club) unsubscribed(ctx context.Context, tx *work, m *Merchant, msg Inbo
 // follower returns the member who sent a message. Anyone who can message
 // the official account follows it, so a sender we have not met (they
 // followed before wxclub was installed) becomes a member here.
-func (c *Club) follower(ctx context.Context, tx *work, m *Merchant, openid string) (*Member, error) {
+func (c *Chat) follower(ctx context.Context, tx *work, m *Merchant, openid string) (*Member, error) {
 	member, created, err := tx.Members().EnsureByOpenID(ctx, m.ID, openid, StateFollowing, c.clock())
 	if err != nil || (!created && member.State == StateFollowing) {
 		return member, err
@@ -122,20 +134,20 @@ func (c *Club) follower(ctx context.Context, tx *work, m *Merchant, openid strin
 // text answers a text message. A member with an open upgrade ceremony may
 // be performing a step of it; the first time they chat after it opened,
 // whatever they said is answered with the ceremony's prompt added.
-func (c *Club) text(ctx context.Context, tx *work, m *Merchant, msg InboundMessage) (Reply, error) {
+func (c *Chat) text(ctx context.Context, tx *work, m *Merchant, msg InboundMessage) (Reply, error) {
 	member, err := c.follower(ctx, tx, m, msg.OpenID)
 	if err != nil {
 		return Reply{}, err
 	}
 	content := strings.TrimSpace(msg.Content)
-	cer, err := c.openCeremonyOf(ctx, tx, member)
+	cer, err := openCeremonyOf(ctx, tx, member)
 	if err != nil || cer == nil {
 		if err != nil {
 			return Reply{}, err
 		}
 		return c.textReply(ctx, tx, m, member, msg, content)
 	}
-	if reply, ok, err := c.ceremonyText(ctx, tx, m, member, cer, content); ok || err != nil {
+	if reply, ok, err := c.upgrades.ceremonyText(ctx, tx, m, member, cer, content); ok || err != nil {
 		return reply, err
 	}
 	if content == "仪式" || cer.PromptedAt == nil {
@@ -145,8 +157,8 @@ func (c *Club) text(ctx context.Context, tx *work, m *Merchant, msg InboundMessa
 }
 
 // withCeremonyPrompt answers the message and adds the ceremony's prompt.
-func (c *Club) withCeremonyPrompt(ctx context.Context, tx *work, m *Merchant, member *Member, msg InboundMessage, cer *Ceremony, content string) (Reply, error) {
-	prompt, err := c.ceremonyPrompt(m, cer)
+func (c *Chat) withCeremonyPrompt(ctx context.Context, tx *work, m *Merchant, member *Member, msg InboundMessage, cer *Ceremony, content string) (Reply, error) {
+	prompt, err := c.upgrades.ceremonyPrompt(m, cer)
 	if err != nil {
 		return Reply{}, err
 	}
@@ -167,7 +179,7 @@ func (c *Club) withCeremonyPrompt(ctx context.Context, tx *work, m *Merchant, me
 
 // textReply answers a text message: a card's claim code, an activation
 // attempt, or one of the commands 帮助, 积分, 激活, 邀请, 兑换.
-func (c *Club) textReply(ctx context.Context, tx *work, m *Merchant, member *Member, msg InboundMessage, content string) (Reply, error) {
+func (c *Chat) textReply(ctx context.Context, tx *work, m *Merchant, member *Member, msg InboundMessage, content string) (Reply, error) {
 	if member.Funnel.ActivatedAt == nil {
 		if looksLikeClaimCode(content) {
 			return c.bindClaim(ctx, tx, m, member, content)
@@ -204,8 +216,8 @@ func (c *Club) textReply(ctx context.Context, tx *work, m *Merchant, member *Mem
 
 // pointsReply tells a member their balance, level and what the next level
 // needs, with their last few ledger entries.
-func (c *Club) pointsReply(ctx context.Context, tx *work, m *Merchant, member *Member) (Reply, error) {
-	stats, err := c.periodStats(ctx, tx, m, member.ID)
+func (c *Chat) pointsReply(ctx context.Context, tx *work, m *Merchant, member *Member) (Reply, error) {
+	stats, err := periodStats(ctx, tx, m, member.ID, c.clock())
 	if err != nil {
 		return Reply{}, err
 	}
@@ -213,7 +225,7 @@ func (c *Club) pointsReply(ctx context.Context, tx *work, m *Merchant, member *M
 	if err != nil {
 		return Reply{}, err
 	}
-	open, err := c.openCeremonyOf(ctx, tx, member)
+	open, err := openCeremonyOf(ctx, tx, member)
 	if err != nil {
 		return Reply{}, err
 	}
@@ -245,24 +257,11 @@ type recentEntry struct {
 	Date, Delta, Reason string
 }
 
-// render renders a reply template with the merchant's name and extra data.
-func (c *Club) render(m *Merchant, name string, extra map[string]any) (Reply, error) {
-	data := map[string]any{"Merchant": m.Name}
-	for k, v := range extra {
-		data[k] = v
-	}
-	text, err := c.texts.Render(name, data)
-	if err != nil {
-		return Reply{}, fmt.Errorf("ritual: reply %s: %w", name, err)
-	}
-	return Reply{Text: text}, nil
-}
-
 // ForgetDeliveries deletes the record of deliveries received more than
 // retention ago, in batches, and returns how many it deleted. retention must
 // exceed the webhook's replay window, or a replay inside the window would be
 // handled again.
-func (c *Club) ForgetDeliveries(ctx context.Context, retention time.Duration) (int64, error) {
+func (c *Chat) ForgetDeliveries(ctx context.Context, retention time.Duration) (int64, error) {
 	before := c.clock().Add(-retention)
 	var total int64
 	for {
@@ -281,7 +280,7 @@ func (c *Club) ForgetDeliveries(ctx context.Context, retention time.Duration) (i
 const waitForFollow = 7 * 24 * time.Hour
 
 // releaseWaiting sends the messages that waited for the member to follow.
-func (c *Club) releaseWaiting(ctx context.Context, tx *work, member *Member) error {
+func (c *changer) releaseWaiting(ctx context.Context, tx *work, member *Member) error {
 	now := c.clock()
 	_, err := tx.Outbox().ReleaseWaiting(ctx, member.ID, now.Add(-waitForFollow), now)
 	return err

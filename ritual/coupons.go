@@ -65,7 +65,7 @@ var errCouponIssued = errors.New("ritual: coupon issued before")
 // redemptionNo is the caller's idempotency key: a repeat gets the first
 // redemption and created=false, with the member as they are now; the same
 // number for another reward or member is ECONFLICT naming redemption_no.
-func (c *Club) Redeem(ctx context.Context, m *Merchant, openidOrPhone, reward, redemptionNo string) (*Redemption, bool, error) {
+func (c *Shop) Redeem(ctx context.Context, m *Merchant, openidOrPhone, reward, redemptionNo string) (*Redemption, bool, error) {
 	if !redemptionNoPattern.MatchString(redemptionNo) {
 		return nil, false, FieldErrorf("redemption_no", "is required: 1-64 letters, digits, '-' or '_'")
 	}
@@ -74,7 +74,7 @@ func (c *Club) Redeem(ctx context.Context, m *Merchant, openidOrPhone, reward, r
 	}
 	var out redeemed
 	err := c.atomically(ctx, func(tx *work) error {
-		member, err := c.findMember(ctx, tx, m, openidOrPhone)
+		member, err := findMember(ctx, tx, m, openidOrPhone)
 		if err != nil {
 			return err
 		}
@@ -107,7 +107,7 @@ type redeemed struct {
 // with tx untouched, so a caller whose transaction carries other work (the
 // chat's delivery record) can still commit it. Stock is taken as the first
 // write, so a sold-out race leaves nothing behind either.
-func (c *Club) redeem(ctx context.Context, tx *work, m *Merchant, member *Member, rewardArg, no string) (out redeemed, refused *Error, err error) {
+func (c *Shop) redeem(ctx context.Context, tx *work, m *Merchant, member *Member, rewardArg, no string) (out redeemed, refused *Error, err error) {
 	prev, err := tx.Coupons().ByReference(ctx, m.ID, CouponFromRedemption, no)
 	if err != nil {
 		return out, nil, err
@@ -157,7 +157,7 @@ func (c *Club) redeem(ctx context.Context, tx *work, m *Merchant, member *Member
 // checkRedeemable refuses a redemption the member's limit, points or the
 // stock do not allow, without writing anything. Points due to expire by now
 // do not count: the redemption expires them before it spends.
-func (c *Club) checkRedeemable(ctx context.Context, tx *work, m *Merchant, member *Member, reward Reward, now time.Time) (*Error, error) {
+func (c *Shop) checkRedeemable(ctx context.Context, tx *work, m *Merchant, member *Member, reward Reward, now time.Time) (*Error, error) {
 	if reward.PerMemberLimit > 0 {
 		n, err := tx.Coupons().CountForMember(ctx, member.ID, reward.Key)
 		if err != nil {
@@ -207,7 +207,7 @@ func spendablePoints(ctx context.Context, tx *work, member *Member, now time.Tim
 // redemptionAnswer rebuilds the answer of a redemption made before from
 // its coupon and ledger entry, or refuses a number reused for another
 // reward or member.
-func (c *Club) redemptionAnswer(ctx context.Context, repos Repos, m *Merchant, member *Member, rewardArg, no string, cp *Coupon) (*Redemption, error) {
+func (c *Shop) redemptionAnswer(ctx context.Context, repos Repos, m *Merchant, member *Member, rewardArg, no string, cp *Coupon) (*Redemption, error) {
 	rewardArg = strings.TrimSpace(rewardArg)
 	reward, known := findReward(m.Rewards, cp.RewardKey)
 	switch {
@@ -222,11 +222,11 @@ func (c *Club) redemptionAnswer(ctx context.Context, repos Repos, m *Merchant, m
 	if err != nil {
 		return nil, err
 	}
-	stats, err := c.periodStats(ctx, repos, m, member.ID)
+	stats, err := periodStats(ctx, repos, m, member.ID, c.clock())
 	if err != nil {
 		return nil, err
 	}
-	open, err := c.openCeremonyOf(ctx, repos, member)
+	open, err := openCeremonyOf(ctx, repos, member)
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +235,7 @@ func (c *Club) redemptionAnswer(ctx context.Context, repos Repos, m *Merchant, m
 
 // previousRedemption answers a repeat that lost the race to the first
 // request, from what the first committed.
-func (c *Club) previousRedemption(ctx context.Context, repos Repos, m *Merchant, openidOrPhone, rewardArg, no string) (*Redemption, error) {
+func (c *Shop) previousRedemption(ctx context.Context, repos Repos, m *Merchant, openidOrPhone, rewardArg, no string) (*Redemption, error) {
 	prev, err := repos.Coupons().ByReference(ctx, m.ID, CouponFromRedemption, no)
 	if err != nil {
 		return nil, err
@@ -243,7 +243,7 @@ func (c *Club) previousRedemption(ctx context.Context, repos Repos, m *Merchant,
 	if len(prev) == 0 {
 		return nil, &Error{Code: ECONFLICT, Field: "redemption_no", Message: fmt.Sprintf("%s was used before for another points change", no)}
 	}
-	member, err := c.findMember(ctx, repos, m, openidOrPhone)
+	member, err := findMember(ctx, repos, m, openidOrPhone)
 	if err != nil {
 		return nil, err
 	}
@@ -255,7 +255,7 @@ func (c *Club) previousRedemption(ctx context.Context, repos Repos, m *Merchant,
 // the window a member is told ("2026-11-24 10:00 至 2026-12-24 10:00") is
 // exactly the one the till applies. It returns errCouponIssued if the
 // coupon of (source, ref, reward) exists.
-func (c *Club) issueCoupon(ctx context.Context, tx *work, m *Merchant, member *Member, reward Reward, source, ref string, now time.Time) (*Coupon, error) {
+func (c *changer) issueCoupon(ctx context.Context, tx *work, m *Merchant, member *Member, reward Reward, source, ref string, now time.Time) (*Coupon, error) {
 	from := now.Truncate(time.Minute)
 	cp := &Coupon{
 		MerchantID: m.ID, MemberID: member.ID, RewardKey: reward.Key, Source: source, Reference: ref,
@@ -316,7 +316,7 @@ func newCouponCode() string {
 // out of stock is skipped and logged; activation does not fail for it. It
 // returns every coupon the member holds from the gift pack, in the pack's
 // order. Call it with member locked, inside the activation's transaction.
-func (c *Club) grantGiftCoupons(ctx context.Context, tx *work, m *Merchant, member *Member) ([]*Coupon, error) {
+func (c *changer) grantGiftCoupons(ctx context.Context, tx *work, m *Merchant, member *Member) ([]*Coupon, error) {
 	ref := activationRef(member)
 	held, err := tx.Coupons().ByReference(ctx, m.ID, CouponFromGift, ref)
 	if err != nil {
@@ -359,8 +359,8 @@ func (c *Club) grantGiftCoupons(ctx context.Context, tx *work, m *Merchant, memb
 }
 
 // Coupons returns the member's coupons, newest first.
-func (c *Club) Coupons(ctx context.Context, m *Merchant, openidOrPhone string) ([]*Coupon, error) {
-	member, err := c.findMember(ctx, c.store, m, openidOrPhone)
+func (c *Shop) Coupons(ctx context.Context, m *Merchant, openidOrPhone string) ([]*Coupon, error) {
+	member, err := findMember(ctx, c.store, m, openidOrPhone)
 	if err != nil {
 		return nil, err
 	}
@@ -371,7 +371,7 @@ func (c *Club) Coupons(ctx context.Context, m *Merchant, openidOrPhone string) (
 // merchant never issued, ECONFLICT (saying when) if it was used before,
 // EINVALID (saying the window) outside its window. Using the new-member
 // gift is the funnel's "benefit claimed" stage.
-func (c *Club) UseCoupon(ctx context.Context, m *Merchant, code string) (*Coupon, error) {
+func (c *Shop) UseCoupon(ctx context.Context, m *Merchant, code string) (*Coupon, error) {
 	code = strings.ToUpper(strings.TrimSpace(code))
 	if code == "" {
 		return nil, FieldErrorf("code", "is required")
@@ -427,13 +427,13 @@ func (m *Merchant) couponTime(t time.Time) string {
 // (redeem it) inside the delivery's transaction, with member locked. A
 // refusal is a reply, not an error, and writes nothing, so the delivery's
 // record still commits and a repeat delivery gets the same reply.
-func (c *Club) redeemInChat(ctx context.Context, tx *work, m *Merchant, member *Member, msg InboundMessage, arg string) (Reply, error) {
+func (c *Chat) redeemInChat(ctx context.Context, tx *work, m *Merchant, member *Member, msg InboundMessage, arg string) (Reply, error) {
 	arg = strings.TrimSpace(arg)
 	if arg == "" {
 		return c.rewardsReply(ctx, tx, m, member)
 	}
 	no := "chat-" + msg.DedupeKey()[:24]
-	out, refused, err := c.redeem(ctx, tx, m, member, arg, no)
+	out, refused, err := c.shop.redeem(ctx, tx, m, member, arg, no)
 	if err != nil {
 		return Reply{}, err
 	}
@@ -475,7 +475,7 @@ type redeemRefusedData struct {
 
 // rewardsReply lists the rewards that can be bought with points: price,
 // stock left, and whether this member can have one now.
-func (c *Club) rewardsReply(ctx context.Context, tx *work, m *Merchant, member *Member) (Reply, error) {
+func (c *Chat) rewardsReply(ctx context.Context, tx *work, m *Merchant, member *Member) (Reply, error) {
 	points, err := spendablePoints(ctx, tx, member, c.clock())
 	if err != nil {
 		return Reply{}, err
@@ -503,7 +503,7 @@ func (c *Club) rewardsReply(ctx context.Context, tx *work, m *Merchant, member *
 	return c.couponReply("reply.rewards", data)
 }
 
-func (c *Club) couponReply(name string, data any) (Reply, error) {
+func (c *replies) couponReply(name string, data any) (Reply, error) {
 	text, err := c.texts.Render(name, data)
 	if err != nil {
 		return Reply{}, fmt.Errorf("ritual: reply %s: %w", name, err)

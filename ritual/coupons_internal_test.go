@@ -1,27 +1,9 @@
 package ritual
 
 import (
-	"context"
 	"strings"
 	"testing"
 )
-
-// GrantGiftCoupons runs grantGiftCoupons for the member with openid in a
-// transaction of its own. It is the hook through which coupons_test.go
-// (package ritual_test, on real databases, which this package's own tests
-// cannot import) tests the gift pack.
-func (c *Club) GrantGiftCoupons(ctx context.Context, m *Merchant, openid string) ([]*Coupon, error) {
-	var out []*Coupon
-	err := c.atomically(ctx, func(tx *work) error {
-		member, err := c.findMember(ctx, tx, m, openid)
-		if err != nil {
-			return err
-		}
-		out, err = c.grantGiftCoupons(ctx, tx, m, member)
-		return err
-	})
-	return out, err
-}
 
 func TestCouponCodesAreUnambiguousAndDistinct(t *testing.T) {
 	seen := map[string]bool{}

@@ -1,9 +1,11 @@
 package ritual_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -42,6 +44,26 @@ func memberWithPoints(t *testing.T, club *ritual.Club, m *ritual.Merchant, point
 	openid := ritualtest.RandomID("o")
 	mustOrder(t, club, m, ritual.OrderInput{OrderNo: ritualtest.RandomID("O"), OpenID: openid, AmountFen: points * 100})
 	return openid
+}
+
+// activateForGift activates openid by telling the account a birthday, which
+// grants the new-member gift pack (its coupons only: no points, so balances
+// stay as the test set them), and returns the member's gift coupons.
+func activateForGift(t *testing.T, club *ritual.Club, m *ritual.Merchant, clock *ritualtest.Clock, openid string) []*ritual.Coupon {
+	t.Helper()
+	m.Activation.Method, m.Activation.Gift.Points = ritual.ActivateBirthday, 0
+	mustHandle(t, club, m, text(clock, openid, "1990-05-20", nextMsgID()))
+	coupons, err := club.Coupons(context.Background(), m, openid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gifts []*ritual.Coupon
+	for _, cp := range coupons {
+		if cp.Source == ritual.CouponFromGift {
+			gifts = append(gifts, cp)
+		}
+	}
+	return gifts
 }
 
 // couponState is everything a redemption could change for one member and
@@ -495,9 +517,9 @@ func TestUseCoupon(t *testing.T) {
 		}
 
 		// Using the new-member gift is the funnel's "benefit claimed".
-		gifts, err := club.GrantGiftCoupons(ctx, m, openid)
-		if err != nil || len(gifts) != 1 {
-			t.Fatalf("gift coupons %+v, %v", gifts, err)
+		gifts := activateForGift(t, club, m, clock, openid)
+		if len(gifts) != 1 {
+			t.Fatalf("gift coupons %+v", gifts)
 		}
 		clock.Advance(time.Minute)
 		if _, err := club.UseCoupon(ctx, m, gifts[0].Code); err != nil {
@@ -520,29 +542,30 @@ func TestGiftCoupons(t *testing.T) {
 			m.Rewards = append(m.Rewards, ritual.Reward{Key: "rare", Name: "限量礼盒", Product: "中秋礼盒一份", ValueFen: 19800, Stock: 1, ValidDays: 14})
 			m.Activation.Gift.Coupons = []string{"welcome-tea", "rare"}
 		})
-		ctx := context.Background()
 		first := memberWithPoints(t, club, m, 1)
 		second := memberWithPoints(t, club, m, 1)
 
-		got, err := club.GrantGiftCoupons(ctx, m, first)
-		if err != nil || len(got) != 2 || got[0].RewardKey != "welcome-tea" || got[1].RewardKey != "rare" {
-			t.Fatalf("first member's gifts = %+v, %v; want welcome-tea and rare", got, err)
+		got := activateForGift(t, club, m, clock, first)
+		slices.SortFunc(got, func(a, b *ritual.Coupon) int { return cmp.Compare(b.RewardKey, a.RewardKey) })
+		if len(got) != 2 || got[0].RewardKey != "welcome-tea" || got[1].RewardKey != "rare" {
+			t.Fatalf("first member's gifts = %+v; want welcome-tea and rare", got)
 		}
 		if cp := got[0]; cp.Source != ritual.CouponFromGift || !cp.ValidUntil.Equal(couponStart.AddDate(0, 0, 30)) {
 			t.Fatalf("gift coupon = %+v", cp)
 		}
-		again, err := club.GrantGiftCoupons(ctx, m, first)
-		if err != nil || len(again) != 2 || again[0].Code != got[0].Code || again[1].Code != got[1].Code {
-			t.Fatalf("granting again = %+v, %v; want the same two coupons", again, err)
+		again := activateForGift(t, club, m, clock, first) // activating twice grants nothing more
+		slices.SortFunc(again, func(a, b *ritual.Coupon) int { return cmp.Compare(b.RewardKey, a.RewardKey) })
+		if len(again) != 2 || again[0].Code != got[0].Code || again[1].Code != got[1].Code {
+			t.Fatalf("activating again left %+v; want the same two coupons", again)
 		}
 		if s := stateOf(t, db, m, first, "welcome-tea"); s.Coupons != 2 || s.Stock != 99999 {
 			t.Fatalf("after granting twice: %+v, want 2 coupons and one taken from stock", s)
 		}
 		// The second member gets the gift too; the rare coupon is gone, and
 		// is skipped without failing.
-		got2, err := club.GrantGiftCoupons(ctx, m, second)
-		if err != nil || len(got2) != 1 || got2[0].RewardKey != "welcome-tea" || got2[0].Code == got[0].Code {
-			t.Fatalf("second member's gifts = %+v, %v; want their own welcome-tea only", got2, err)
+		got2 := activateForGift(t, club, m, clock, second)
+		if len(got2) != 1 || got2[0].RewardKey != "welcome-tea" || got2[0].Code == got[0].Code {
+			t.Fatalf("second member's gifts = %+v; want their own welcome-tea only", got2)
 		}
 		if s := stateOf(t, db, m, second, "rare"); s.Coupons != 1 || s.Stock != 0 {
 			t.Fatalf("second member: %+v", s)

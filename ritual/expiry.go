@@ -10,7 +10,7 @@ import (
 // pointsExpiry retires the points whose time has come — each lot with its
 // own ledger entry, on the day it expires — and announces, once per lot,
 // points that expire within the notice period.
-func (c *Club) pointsExpiry(ctx context.Context, m *Merchant, slot time.Time) (string, error) {
+func (c *Calendar) pointsExpiry(ctx context.Context, m *Merchant, slot time.Time) (string, error) {
 	now := c.clock()
 	retired, err := c.retireDuePoints(ctx, m, now)
 	if err != nil {
@@ -26,7 +26,7 @@ func (c *Club) pointsExpiry(ctx context.Context, m *Merchant, slot time.Time) (s
 
 // retireDuePoints settles expiry for every member with due lots, each in
 // a transaction of its own.
-func (c *Club) retireDuePoints(ctx context.Context, m *Merchant, now time.Time) (int, error) {
+func (c *Calendar) retireDuePoints(ctx context.Context, m *Merchant, now time.Time) (int, error) {
 	total := 0
 	for {
 		ids, err := c.store.Ledger().DueMembers(ctx, m.ID, now, campaignBatch)
@@ -42,14 +42,14 @@ func (c *Club) retireDuePoints(ctx context.Context, m *Merchant, now time.Time) 
 	}
 }
 
-func (c *Club) retire(ctx context.Context, m *Merchant, memberID int64) error {
+func (c *Calendar) retire(ctx context.Context, m *Merchant, memberID int64) error {
 	_, err := c.changeMember(ctx, m, byID(ctx, memberID), "expiry", func(*memberChange) error { return nil })
 	return err
 }
 
 // announceExpiring queues one message per lot expiring within the notice
 // period that was not announced before.
-func (c *Club) announceExpiring(ctx context.Context, m *Merchant, now time.Time) (int, error) {
+func (c *Calendar) announceExpiring(ctx context.Context, m *Merchant, now time.Time) (int, error) {
 	days := m.Campaigns.PointsExpiry.NoticeDays
 	if days == 0 {
 		return 0, nil
@@ -69,7 +69,7 @@ func (c *Club) announceExpiring(ctx context.Context, m *Merchant, now time.Time)
 	}
 }
 
-func (c *Club) announceLot(ctx context.Context, m *Merchant, lot *PointsLot, now time.Time) error {
+func (c *Calendar) announceLot(ctx context.Context, m *Merchant, lot *PointsLot, now time.Time) error {
 	return c.atomically(ctx, func(tx *work) error {
 		member, err := tx.Members().ByID(ctx, lot.MemberID)
 		if err != nil {

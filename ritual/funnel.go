@@ -34,7 +34,7 @@ type FunnelStage struct {
 
 // Funnel reports the card-activation funnel of the members recognized from
 // an order in [from, to).
-func (c *Club) Funnel(ctx context.Context, m *Merchant, from, to time.Time) (FunnelReport, error) {
+func (c *Reports) Funnel(ctx context.Context, m *Merchant, from, to time.Time) (FunnelReport, error) {
 	switch {
 	case from.IsZero() || to.IsZero():
 		return FunnelReport{}, FieldErrorf("from", "from and to are required")

@@ -86,12 +86,19 @@ func (g GroupMessage) DedupeKey() string {
 	return hex.EncodeToString(sum[:])
 }
 
+// GroupChat answers the messages of a merchant's groups.
+type GroupChat struct {
+	*changer
+	replies
+	signIns *signIns
+}
+
 // HandleGroupMessage answers one message in a merchant's group. Like
 // HandleMessage, the claim of the msg_id, every effect and the stored
 // replies commit in one transaction: a repeat (also a concurrent one) gets
 // the first replies and changes nothing. The replies are never nil; most
 // chatter gets none, since the bot speaks only when spoken to.
-func (c *Club) HandleGroupMessage(ctx context.Context, m *Merchant, msg GroupMessage) ([]Reply, error) {
+func (c *GroupChat) HandleGroupMessage(ctx context.Context, m *Merchant, msg GroupMessage) ([]Reply, error) {
 	if !m.Groups.Enabled() {
 		return nil, Errorf(ENOTFOUND, "merchant %s has no group bridge", m.ID)
 	}
@@ -200,7 +207,7 @@ func groupCommand(text string) (command, arg string) {
 // groupConverse records who spoke and answers the commands of a group:
 // 绑定, 签到, 补签, 积分, 排行, 报名 and, for operators, #活动 and #确认.
 // Anything else gets no reply unless it was addressed to the bot.
-func (c *Club) groupConverse(ctx context.Context, tx *work, t *groupTurn) ([]Reply, error) {
+func (c *GroupChat) groupConverse(ctx context.Context, tx *work, t *groupTurn) ([]Reply, error) {
 	msg := t.msg
 	group := Group{GroupID: msg.GroupID, Name: clip(strings.TrimSpace(msg.GroupName), maxGroupNameLen)}
 	sender := GroupSender{SenderID: msg.Sender.ID, Nickname: clip(strings.TrimSpace(msg.Sender.Nickname), maxNicknameLen)}
@@ -251,7 +258,7 @@ func (t *groupTurn) who(extra map[string]any) map[string]any {
 
 // linkedMember returns the member the sender is linked to, locked, or nil
 // when the sender is not linked.
-func (c *Club) linkedMember(ctx context.Context, tx *work, t *groupTurn) (*Member, error) {
+func (c *GroupChat) linkedMember(ctx context.Context, tx *work, t *groupTurn) (*Member, error) {
 	link, err := tx.Groups().LinkOfSender(ctx, t.m.ID, t.msg.Sender.ID)
 	if ErrorCode(err) == ENOTFOUND {
 		return nil, nil
@@ -262,7 +269,7 @@ func (c *Club) linkedMember(ctx context.Context, tx *work, t *groupTurn) (*Membe
 }
 
 // linkFirst tells an unlinked sender how to link.
-func (c *Club) linkFirst(ctx context.Context, tx *work, t *groupTurn) (Reply, error) {
+func (c *GroupChat) linkFirst(ctx context.Context, tx *work, t *groupTurn) (Reply, error) {
 	return c.render(t.m, "group.link_first", t.who(nil))
 }
 
@@ -270,7 +277,7 @@ func (c *Club) linkFirst(ctx context.Context, tx *work, t *groupTurn) (Reply, er
 // minutes and once, for the member to post in a group as "绑定 <code>".
 // An unused code still valid is given again rather than a new one. member
 // is locked by the caller's transaction.
-func (c *Club) linkCodeChat(ctx context.Context, tx *work, m *Merchant, member *Member) (Reply, error) {
+func (c *Chat) linkCodeChat(ctx context.Context, tx *work, m *Merchant, member *Member) (Reply, error) {
 	if !m.Groups.Enabled() {
 		return c.render(m, "reply.link_no_groups", nil)
 	}
@@ -293,7 +300,7 @@ func (c *Club) linkCodeChat(ctx context.Context, tx *work, m *Merchant, member *
 
 // newLinkCode stores a fresh code for member, retrying on the rare
 // collision with a code the merchant gave before.
-func (c *Club) newLinkCode(ctx context.Context, tx *work, m *Merchant, member *Member, now time.Time) (*LinkCode, error) {
+func (c *Chat) newLinkCode(ctx context.Context, tx *work, m *Merchant, member *Member, now time.Time) (*LinkCode, error) {
 	var err error
 	for range 5 {
 		lc := &LinkCode{MerchantID: m.ID, Code: newCode(linkCodeLen), MemberID: member.ID, ExpiresAt: now.Add(linkCodeLife), CreatedAt: now}
@@ -309,7 +316,7 @@ func (c *Club) newLinkCode(ctx context.Context, tx *work, m *Merchant, member *M
 // linkInGroup answers "绑定 <code>": the sender becomes the member who was
 // given the code. A code works once, for ten minutes, for this merchant;
 // a sender is one member and a member one sender.
-func (c *Club) linkInGroup(ctx context.Context, tx *work, t *groupTurn, code string) (Reply, error) {
+func (c *GroupChat) linkInGroup(ctx context.Context, tx *work, t *groupTurn, code string) (Reply, error) {
 	code = strings.ToUpper(strings.TrimSpace(code))
 	if code == "" {
 		return c.render(t.m, "group.link_how", t.who(nil))
@@ -356,7 +363,7 @@ func (c *Club) linkInGroup(ctx context.Context, tx *work, t *groupTurn, code str
 }
 
 // signInInGroup answers 签到 and 补签 in a group.
-func (c *Club) signInInGroup(ctx context.Context, tx *work, t *groupTurn, makeup bool) (Reply, error) {
+func (c *GroupChat) signInInGroup(ctx context.Context, tx *work, t *groupTurn, makeup bool) (Reply, error) {
 	member, err := c.linkedMember(ctx, tx, t)
 	if err != nil || member == nil {
 		if err != nil {
@@ -364,7 +371,7 @@ func (c *Club) signInInGroup(ctx context.Context, tx *work, t *groupTurn, makeup
 		}
 		return c.linkFirst(ctx, tx, t)
 	}
-	res, err := c.signIn(ctx, tx, t.m, member, t.msg.GroupID, makeup)
+	res, err := c.signIns.signIn(ctx, tx, t.m, member, t.msg.GroupID, makeup)
 	if err != nil {
 		return Reply{}, err
 	}
@@ -377,7 +384,7 @@ func (c *Club) signInInGroup(ctx context.Context, tx *work, t *groupTurn, makeup
 // balances in public, the group hears only that a private message is on
 // its way, and the balance goes to the member as a customer-service
 // message through the outbox.
-func (c *Club) pointsInGroup(ctx context.Context, tx *work, t *groupTurn) (Reply, error) {
+func (c *GroupChat) pointsInGroup(ctx context.Context, tx *work, t *groupTurn) (Reply, error) {
 	member, err := c.linkedMember(ctx, tx, t)
 	if err != nil || member == nil {
 		if err != nil {
@@ -418,7 +425,7 @@ type boardPlace struct {
 // boardInGroup answers 排行: this week's points earned by the members
 // linked in this group, top ten, by group nickname (never balances or
 // openids). Ties keep the earlier member first, and the reply says so.
-func (c *Club) boardInGroup(ctx context.Context, tx *work, t *groupTurn) (Reply, error) {
+func (c *GroupChat) boardInGroup(ctx context.Context, tx *work, t *groupTurn) (Reply, error) {
 	from := weekStart(t.now, t.m.Location())
 	rows, err := tx.Groups().Board(ctx, t.m.ID, t.msg.GroupID, from, from.AddDate(0, 0, 7), boardSize)
 	if err != nil {
@@ -436,7 +443,7 @@ func (c *Club) boardInGroup(ctx context.Context, tx *work, t *groupTurn) (Reply,
 }
 
 // ListGroups returns the merchant's groups as the merchant API shows them.
-func (c *Club) ListGroups(ctx context.Context, m *Merchant) ([]GroupView, error) {
+func (c *Reports) ListGroups(ctx context.Context, m *Merchant) ([]GroupView, error) {
 	groups, err := c.store.Groups().ListGroups(ctx, m.ID)
 	if err != nil {
 		return nil, err
@@ -470,7 +477,7 @@ type GroupMemberView struct {
 
 // GroupMembers returns everyone seen in the merchant's group; ENOTFOUND for
 // a group the merchant does not have.
-func (c *Club) GroupMembers(ctx context.Context, m *Merchant, groupID string) ([]GroupMemberView, error) {
+func (c *Reports) GroupMembers(ctx context.Context, m *Merchant, groupID string) ([]GroupMemberView, error) {
 	if _, err := c.store.Groups().Group(ctx, m.ID, groupID, false); err != nil {
 		return nil, err
 	}
@@ -621,7 +628,7 @@ func (t *groupTurn) activityData(a *Activity) map[string]any {
 // 截止=<date>". The group's row is locked while the title is checked and
 // the activity stored, so two operators cannot open the same title at
 // once; a unique index on the open title backs the lock up.
-func (c *Club) createActivity(ctx context.Context, tx *work, t *groupTurn, arg string) (Reply, error) {
+func (c *GroupChat) createActivity(ctx context.Context, tx *work, t *groupTurn, arg string) (Reply, error) {
 	if !t.m.Groups.IsOperator(t.msg.Sender.ID) {
 		return c.render(t.m, "group.operators_only", t.who(nil))
 	}
@@ -654,7 +661,7 @@ func (c *Club) createActivity(ctx context.Context, tx *work, t *groupTurn, arg s
 
 // findActivity finds the activity a 报名 or #确认 names: the open one with
 // that title, locked, or else says whether one was there and is closed.
-func (c *Club) findActivity(ctx context.Context, tx *work, t *groupTurn, title string) (a *Activity, closed *Activity, err error) {
+func (c *GroupChat) findActivity(ctx context.Context, tx *work, t *groupTurn, title string) (a *Activity, closed *Activity, err error) {
 	g := tx.Groups()
 	a, err = g.OpenActivity(ctx, t.m.ID, t.msg.GroupID, title)
 	if ErrorCode(err) != ENOTFOUND {
@@ -671,7 +678,7 @@ func (c *Club) findActivity(ctx context.Context, tx *work, t *groupTurn, title s
 // the seat is counted and taken, so the last seat goes to one member. The
 // member's own row is not locked: confirming locks the activity, then its
 // participants, and joining must not take them in the other order.
-func (c *Club) joinActivity(ctx context.Context, tx *work, t *groupTurn, arg string) (Reply, error) {
+func (c *GroupChat) joinActivity(ctx context.Context, tx *work, t *groupTurn, arg string) (Reply, error) {
 	title := strings.TrimSpace(arg)
 	if title == "" {
 		return c.render(t.m, "group.join_how", t.who(nil))
@@ -719,7 +726,7 @@ func (c *Club) joinActivity(ctx context.Context, tx *work, t *groupTurn, arg str
 // closes and each participant earns its points, once (ledger source
 // activity, reference "<activity id>:<member id>"); confirming again says
 // it was done.
-func (c *Club) confirmActivity(ctx context.Context, tx *work, t *groupTurn, arg string) (Reply, error) {
+func (c *GroupChat) confirmActivity(ctx context.Context, tx *work, t *groupTurn, arg string) (Reply, error) {
 	if !t.m.Groups.IsOperator(t.msg.Sender.ID) {
 		return c.render(t.m, "group.operators_only", t.who(nil))
 	}
@@ -761,204 +768,4 @@ func (c *Club) confirmActivity(ctx context.Context, tx *work, t *groupTurn, arg 
 	}
 	c.log.InfoContext(ctx, "activity confirmed", "merchant", t.m.ID, "activity", a.ID, "participants", len(entries))
 	return c.render(t.m, "group.activity_confirmed", t.activityData(a))
-}
-
-// Tagger manages WeChat user tags (用户标签) of a merchant's official
-// account; package wechat's Client implements it. Failures are
-// *SendError carrying WeChat's errcode.
-type Tagger interface {
-	// Tags lists the account's tags.
-	Tags(ctx context.Context, m *Merchant) ([]Tag, error)
-	// CreateTag creates a tag: 45056 when the account has its 100 tags,
-	// 45157 when the name is taken or invalid, 45158 when it is over 30
-	// bytes.
-	CreateTag(ctx context.Context, m *Merchant, name string) (Tag, error)
-	// TagUsers puts up to 50 followers under a tag, all or none: 45059
-	// when one of them carries 20 tags already, 40003 when one does not
-	// follow.
-	TagUsers(ctx context.Context, m *Merchant, tagID int, openids []string) error
-}
-
-// Tag is a WeChat user tag.
-type Tag struct {
-	ID    int    `json:"id"`
-	Name  string `json:"name"`
-	Count int    `json:"count"`
-}
-
-// WeChat's tag limits and the errcodes SyncTag acts on.
-const (
-	maxTagNameBytes     = 30
-	tagBatch            = 50
-	errcodeTooManyTags  = 45056
-	errcodeUserTagsFull = 45059
-	errcodeTagNameTaken = 45157
-	errcodeNotFollowing = 40003
-)
-
-// TagSyncRequest names the segment to mirror: a group or a level (key or
-// nickname), exactly one of them.
-type TagSyncRequest struct {
-	GroupID string `json:"group_id"`
-	Level   string `json:"level"`
-}
-
-// TagSyncReport says what a sync did.
-type TagSyncReport struct {
-	Tag      Tag       `json:"tag"`
-	Created  bool      `json:"created"`  // the tag was made now, not reused
-	Audience int       `json:"audience"` // following members in the segment
-	Tagged   int       `json:"tagged"`
-	Skipped  []TagSkip `json:"skipped"`
-}
-
-// TagSkip is a member the tag could not be given to, and why.
-type TagSkip struct {
-	OpenID  string `json:"openid"`
-	ErrCode int    `json:"errcode"`
-	Reason  string `json:"reason"`
-}
-
-// SyncTag mirrors a group (its linked, following members) or a level (its
-// following members) to a WeChat user tag named after the group or the
-// level's nickname, made if the account has none by that name. Members are
-// tagged in batches of 50; one who already carries WeChat's 20 tags, or
-// stopped following, is skipped and reported. With the account's 100 tags
-// used up it is ECONFLICT; WeChat unreachable is EUNAVAILABLE.
-func (c *Club) SyncTag(ctx context.Context, m *Merchant, tagger Tagger, req TagSyncRequest) (*TagSyncReport, error) {
-	req.GroupID, req.Level = strings.TrimSpace(req.GroupID), strings.TrimSpace(req.Level)
-	if (req.GroupID == "") == (req.Level == "") {
-		return nil, FieldErrorf("group_id", "give exactly one of group_id and level")
-	}
-	name, audience, err := c.tagAudience(ctx, m, req)
-	if err != nil {
-		return nil, err
-	}
-	if tagger == nil {
-		return nil, Errorf(EUNAVAILABLE, "no WeChat connection to manage tags")
-	}
-	tag, created, err := findOrCreateTag(ctx, m, tagger, name)
-	if err != nil {
-		return nil, err
-	}
-	report := &TagSyncReport{Tag: tag, Created: created, Audience: len(audience), Skipped: []TagSkip{}}
-	for start := 0; start < len(audience); start += tagBatch {
-		batch := audience[start:min(start+tagBatch, len(audience))]
-		err := tagger.TagUsers(ctx, m, tag.ID, batch)
-		if err == nil {
-			report.Tagged += len(batch)
-			continue
-		}
-		if code := sendErrCode(err); code != errcodeUserTagsFull && code != errcodeNotFollowing {
-			return nil, tagError(err)
-		}
-		// WeChat refuses the whole batch for one user: tag them one by one.
-		for _, openid := range batch {
-			err := tagger.TagUsers(ctx, m, tag.ID, []string{openid})
-			switch sendErrCode(err) {
-			case 0:
-				if err != nil {
-					return nil, tagError(err)
-				}
-				report.Tagged++
-			case errcodeUserTagsFull:
-				report.Skipped = append(report.Skipped, TagSkip{OpenID: openid, ErrCode: errcodeUserTagsFull, Reason: "the user already carries WeChat's 20 tags"})
-			case errcodeNotFollowing:
-				report.Skipped = append(report.Skipped, TagSkip{OpenID: openid, ErrCode: errcodeNotFollowing, Reason: "the user does not follow the account"})
-			default:
-				return nil, tagError(err)
-			}
-		}
-	}
-	c.log.InfoContext(ctx, "tag synced", "merchant", m.ID, "tag", tag.ID, "tagged", report.Tagged, "skipped", len(report.Skipped))
-	return report, nil
-}
-
-// tagAudience resolves the segment to the tag's name and the openids of
-// its following members.
-func (c *Club) tagAudience(ctx context.Context, m *Merchant, req TagSyncRequest) (string, []string, error) {
-	if req.GroupID != "" {
-		g, err := c.store.Groups().Group(ctx, m.ID, req.GroupID, false)
-		if err != nil {
-			return "", nil, err
-		}
-		name := g.Name
-		if strings.TrimSpace(name) == "" {
-			name = g.GroupID
-		}
-		openids, err := c.store.Groups().LinkedOpenIDs(ctx, m.ID, g.GroupID)
-		return tagName(name), openids, err
-	}
-	for i, lv := range m.Membership.Levels {
-		if lv.Key == req.Level || lv.Nickname == req.Level {
-			openids, err := c.store.Groups().TagAudienceAtLevel(ctx, m.ID, lv.Key, i == 0)
-			return tagName(lv.Nickname), openids, err
-		}
-	}
-	return "", nil, &Error{Code: ENOTFOUND, Field: "level", Message: fmt.Sprintf("no level %q", req.Level)}
-}
-
-// tagName cuts name to WeChat's 30 bytes without splitting a character.
-func tagName(name string) string {
-	name = strings.TrimSpace(name)
-	for len(name) > maxTagNameBytes {
-		_, size := utf8.DecodeLastRuneInString(name)
-		name = name[:len(name)-size]
-	}
-	return name
-}
-
-// findOrCreateTag reuses the account's tag called name or makes it.
-func findOrCreateTag(ctx context.Context, m *Merchant, tagger Tagger, name string) (Tag, bool, error) {
-	find := func() (Tag, bool, error) {
-		tags, err := tagger.Tags(ctx, m)
-		if err != nil {
-			return Tag{}, false, tagError(err)
-		}
-		for _, t := range tags {
-			if t.Name == name {
-				return t, true, nil
-			}
-		}
-		return Tag{}, false, nil
-	}
-	if t, ok, err := find(); ok || err != nil {
-		return t, false, err
-	}
-	t, err := tagger.CreateTag(ctx, m, name)
-	if sendErrCode(err) == errcodeTagNameTaken {
-		// Made by someone else since we looked, or a name WeChat refuses.
-		if t, ok, err := find(); ok || err != nil {
-			return t, false, err
-		}
-	}
-	if err != nil {
-		return Tag{}, false, tagError(err)
-	}
-	return t, true, nil
-}
-
-// sendErrCode is the WeChat errcode of a failed call, 0 for none.
-func sendErrCode(err error) int {
-	var se *SendError
-	if errors.As(err, &se) {
-		return se.ErrCode
-	}
-	return 0
-}
-
-// tagError turns WeChat's refusal of a tag call into what the merchant
-// can act on.
-func tagError(err error) error {
-	var se *SendError
-	switch {
-	case !errors.As(err, &se):
-		return err
-	case se.ErrCode == errcodeTooManyTags:
-		return Errorf(ECONFLICT, "the official account has WeChat's maximum of 100 tags: delete one in WeChat's console (用户管理 → 标签) and sync again")
-	case se.Class == SendRetry || se.Class == SendQuota:
-		return Errorf(EUNAVAILABLE, "WeChat could not manage tags now; try again (%s)", se.Message)
-	default:
-		return Errorf(EINVALID, "WeChat refused the tag: %s", se.Message)
-	}
 }

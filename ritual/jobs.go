@@ -37,7 +37,7 @@ type JobRuns interface {
 // RunJob runs fn for job's slot unless another replica (or an earlier run)
 // claimed that slot, and records the result. ran is false when the slot was
 // taken; fn's error is recorded and returned.
-func (c *Club) RunJob(ctx context.Context, job string, slot time.Time, owner string, fn func(ctx context.Context) (detail string, err error)) (ran bool, err error) {
+func (c *Calendar) RunJob(ctx context.Context, job string, slot time.Time, owner string, fn func(ctx context.Context) (detail string, err error)) (ran bool, err error) {
 	claimed, err := c.store.JobRuns().Claim(ctx, job, slot, owner, c.clock())
 	if err != nil || !claimed {
 		return false, err
@@ -55,6 +55,6 @@ func (c *Club) RunJob(ctx context.Context, job string, slot time.Time, owner str
 }
 
 // LastJobRun returns the newest run of job; ENOTFOUND if it never ran.
-func (c *Club) LastJobRun(ctx context.Context, job string) (*JobRun, error) {
+func (c *Calendar) LastJobRun(ctx context.Context, job string) (*JobRun, error) {
 	return c.store.JobRuns().Last(ctx, job)
 }

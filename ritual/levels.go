@@ -9,7 +9,7 @@ import (
 // so levels fall when old orders slide out of the statistical period. It is
 // the daily job's work; orders and refunds re-evaluate on their own. It
 // returns how many members changed level.
-func (c *Club) ReevaluateLevels(ctx context.Context, m *Merchant) (int, error) {
+func (c *Calendar) ReevaluateLevels(ctx context.Context, m *Merchant) (int, error) {
 	lowest := m.Membership.Levels[0].Key
 	return c.reevaluatePages(ctx, m, func(after int64) ([]int64, error) {
 		return c.store.Members().IDsAboveLevel(ctx, m.ID, lowest, after, 500)
@@ -18,7 +18,7 @@ func (c *Club) ReevaluateLevels(ctx context.Context, m *Merchant) (int, error) {
 
 // reevaluatePages re-evaluates the members page lists, page by page (each
 // page the ids after the last one's), and returns how many changed level.
-func (c *Club) reevaluatePages(ctx context.Context, m *Merchant, page func(after int64) ([]int64, error)) (int, error) {
+func (c *changer) reevaluatePages(ctx context.Context, m *Merchant, page func(after int64) ([]int64, error)) (int, error) {
 	changed := 0
 	var after int64
 	for {
@@ -40,7 +40,7 @@ func (c *Club) reevaluatePages(ctx context.Context, m *Merchant, page func(after
 }
 
 // reevaluate settles one member's level in its own transaction.
-func (c *Club) reevaluate(ctx context.Context, m *Merchant, memberID int64) (bool, error) {
+func (c *changer) reevaluate(ctx context.Context, m *Merchant, memberID int64) (bool, error) {
 	var before string
 	ch, err := c.changeMember(ctx, m, byID(ctx, memberID), "period", func(ch *memberChange) error {
 		before = ch.member.LevelKey
@@ -50,7 +50,7 @@ func (c *Club) reevaluate(ctx context.Context, m *Merchant, memberID int64) (boo
 }
 
 // ReevaluateAllLevels runs ReevaluateLevels for every merchant.
-func (c *Club) ReevaluateAllLevels(ctx context.Context) (int, error) {
+func (c *Calendar) ReevaluateAllLevels(ctx context.Context) (int, error) {
 	merchants, err := c.store.Merchants().List(ctx)
 	if err != nil {
 		return 0, err
@@ -70,7 +70,7 @@ func (c *Club) ReevaluateAllLevels(ctx context.Context) (int, error) {
 // with a ceremony opens the ceremony instead: the right stays at the old
 // level until it is done. A fall happens at once, and closes a ceremony for
 // a level the member no longer reaches.
-func (c *Club) moveLevel(ctx context.Context, tx *work, ch *memberChange, stats PeriodStats, cause string) error {
+func (c *changer) moveLevel(ctx context.Context, tx *work, ch *memberChange, stats PeriodStats, cause string) error {
 	m, member := ch.m, ch.member
 	current, _ := m.Membership.Level(member.LevelKey)
 	if member.LevelKey == "" {
@@ -79,7 +79,7 @@ func (c *Club) moveLevel(ctx context.Context, tx *work, ch *memberChange, stats 
 	cur := m.Membership.rankOf(member.LevelKey)
 	target := m.Membership.LevelFor(stats)
 	_, tgt := m.Membership.Level(target.Key)
-	open, err := c.openCeremonyOf(ctx, tx, member)
+	open, err := openCeremonyOf(ctx, tx, member)
 	if err != nil {
 		return err
 	}
@@ -122,7 +122,7 @@ func ceremonyMoot(ms Membership, open *Ceremony, tgt int) string {
 // changeLevel moves the member to the level with key to, records the
 // change with its cause, pays the entry reward of every level a rise
 // enters (each skipped level's too) and announces it.
-func (c *Club) changeLevel(ctx context.Context, tx *work, ch *memberChange, to, cause string) (*LevelChange, error) {
+func (c *changer) changeLevel(ctx context.Context, tx *work, ch *memberChange, to, cause string) (*LevelChange, error) {
 	m, member, now := ch.m, ch.member, ch.now
 	change := &LevelChange{MerchantID: m.ID, MemberID: member.ID, From: member.LevelKey, To: to, Cause: cause, At: now}
 	if err := tx.Levels().Append(ctx, change); err != nil {
@@ -145,7 +145,7 @@ func (c *Club) changeLevel(ctx context.Context, tx *work, ch *memberChange, to, 
 
 // payEntryReward pays a level's ceremony reward for one promotion (the
 // level change's id keys it, so winning a level back pays again).
-func (c *Club) payEntryReward(ctx context.Context, tx *work, ch *memberChange, lv Level, changeID int64) (int64, error) {
+func (c *changer) payEntryReward(ctx context.Context, tx *work, ch *memberChange, lv Level, changeID int64) (int64, error) {
 	if lv.Ceremony == nil {
 		return 0, nil
 	}

@@ -23,7 +23,7 @@ const campaignBatch = 1000
 
 // isMemberDay reports whether t falls on the merchant's member day: a day
 // on which the member-day schedule fires.
-func (c *Club) isMemberDay(m *Merchant, t time.Time) bool {
+func isMemberDay(m *Merchant, t time.Time) bool {
 	j := m.Campaigns.MemberDay
 	if j == nil {
 		return false
@@ -44,7 +44,7 @@ func dayStart(t time.Time, loc *time.Location) time.Time {
 
 // memberDay announces the member day to every follower and gives every
 // member the day's coupon, streaming the membership in batches.
-func (c *Club) memberDay(ctx context.Context, m *Merchant, slot time.Time) (string, error) {
+func (c *Calendar) memberDay(ctx context.Context, m *Merchant, slot time.Time) (string, error) {
 	day := dayStart(slot, m.Location()).Format("2006-01-02")
 	j := m.Campaigns.MemberDay
 	reason := fmt.Sprintf("今天是会员日：%s", memberDayPerk(m))
@@ -52,7 +52,7 @@ func (c *Club) memberDay(ctx context.Context, m *Merchant, slot time.Time) (stri
 }
 
 // memberDayEve announces tomorrow's member day.
-func (c *Club) memberDayEve(ctx context.Context, m *Merchant, slot time.Time) (string, error) {
+func (c *Calendar) memberDayEve(ctx context.Context, m *Merchant, slot time.Time) (string, error) {
 	day := dayStart(slot, m.Location()).AddDate(0, 0, 1).Format("2006-01-02")
 	reason := fmt.Sprintf("明天是会员日：%s", memberDayPerk(m))
 	return c.broadcast(ctx, m, "member_day_eve:"+day, PurposeMemberDay, reason, slot, "")
@@ -78,7 +78,7 @@ func memberDayPerk(m *Merchant) string {
 // issues it to every member: in batches of campaignBatch members, each
 // batch one insert of messages and one of coupons, idempotent by
 // (campaign, member), so a run cut short can simply run again.
-func (c *Club) broadcast(ctx context.Context, m *Merchant, campaign, purpose, reason string, slot time.Time, coupon string) (string, error) {
+func (c *Calendar) broadcast(ctx context.Context, m *Merchant, campaign, purpose, reason string, slot time.Time, coupon string) (string, error) {
 	reward, withCoupon := findReward(m.Rewards, coupon)
 	var after int64
 	var queued, issued, seen int64
@@ -142,9 +142,9 @@ func campaignCoupons(m *Merchant, members []*Member, reward Reward, campaign str
 
 // memberDaySummary tells the merchant how the last member day went:
 // participants, orders and points from the day's orders.
-func (c *Club) memberDaySummary(ctx context.Context, m *Merchant, slot time.Time) (string, error) {
+func (c *Calendar) memberDaySummary(ctx context.Context, m *Merchant, slot time.Time) (string, error) {
 	day := dayStart(slot, m.Location())
-	for i := 0; i < 62 && !c.isMemberDay(m, day); i++ {
+	for i := 0; i < 62 && !isMemberDay(m, day); i++ {
 		day = day.AddDate(0, 0, -1)
 	}
 	s, err := c.store.Orders().DaySummary(ctx, m.ID, day, day.AddDate(0, 0, 1))
@@ -169,7 +169,7 @@ type DaySummary struct {
 
 // CampaignReport tells what became of a campaign's messages: how many were
 // sent, are waiting, failed, and why.
-func (c *Club) CampaignReport(ctx context.Context, m *Merchant, campaign string) ([]ReportLine, error) {
+func (c *Calendar) CampaignReport(ctx context.Context, m *Merchant, campaign string) ([]ReportLine, error) {
 	if campaign == "" {
 		return nil, FieldErrorf("campaign", "is required, such as member_day:2026-12-08")
 	}

@@ -3,7 +3,7 @@ package ritual
 import "context"
 
 // Member returns the merchant's member with openid; ENOTFOUND if none.
-func (c *Club) Member(ctx context.Context, m *Merchant, openid string) (*Member, error) {
+func (c *Reports) Member(ctx context.Context, m *Merchant, openid string) (*Member, error) {
 	if openid == "" {
 		return nil, FieldErrorf("openid", "is required")
 	}

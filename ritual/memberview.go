@@ -5,6 +5,13 @@ import (
 	"time"
 )
 
+// Reports reads what the merchant API and the console show: members, their
+// ledger and rights, the funnel, boards, groups, failed messages.
+type Reports struct {
+	store Store
+	clock Clock
+}
+
 // MemberView is a member as the merchant API shows them, and as an order's
 // answer records them.
 type MemberView struct {
@@ -66,24 +73,24 @@ func (m *Merchant) view(member *Member, stats PeriodStats, open *Ceremony) Membe
 }
 
 // periodStats reads what counts towards the member's level now.
-func (c *Club) periodStats(ctx context.Context, tx Repos, m *Merchant, memberID int64) (PeriodStats, error) {
-	s, err := tx.Orders().PeriodStats(ctx, m.ID, memberID, m.Membership.PeriodStart(c.clock()))
+func periodStats(ctx context.Context, tx Repos, m *Merchant, memberID int64, now time.Time) (PeriodStats, error) {
+	s, err := tx.Orders().PeriodStats(ctx, m.ID, memberID, m.Membership.PeriodStart(now))
 	s.Days = m.Membership.PeriodDays
 	return s, err
 }
 
 // MemberView returns the member found by openid or phone, as the merchant
 // API shows them.
-func (c *Club) MemberView(ctx context.Context, m *Merchant, openidOrPhone string) (MemberView, error) {
-	member, err := c.findMember(ctx, c.store, m, openidOrPhone)
+func (c *Reports) MemberView(ctx context.Context, m *Merchant, openidOrPhone string) (MemberView, error) {
+	member, err := findMember(ctx, c.store, m, openidOrPhone)
 	if err != nil {
 		return MemberView{}, err
 	}
-	stats, err := c.periodStats(ctx, c.store, m, member.ID)
+	stats, err := periodStats(ctx, c.store, m, member.ID, c.clock())
 	if err != nil {
 		return MemberView{}, err
 	}
-	open, err := c.openCeremonyOf(ctx, c.store, member)
+	open, err := openCeremonyOf(ctx, c.store, member)
 	if err != nil {
 		return MemberView{}, err
 	}
@@ -91,7 +98,7 @@ func (c *Club) MemberView(ctx context.Context, m *Merchant, openidOrPhone string
 }
 
 // findMember resolves an openid, or a mobile number, to the member.
-func (c *Club) findMember(ctx context.Context, tx Repos, m *Merchant, openidOrPhone string) (*Member, error) {
+func findMember(ctx context.Context, tx Repos, m *Merchant, openidOrPhone string) (*Member, error) {
 	if openidOrPhone == "" {
 		return nil, FieldErrorf("openid", "is required")
 	}
@@ -108,8 +115,8 @@ type RightView struct {
 }
 
 // Rights returns the core right of the member's level.
-func (c *Club) Rights(ctx context.Context, m *Merchant, openidOrPhone string) (RightView, error) {
-	member, err := c.findMember(ctx, c.store, m, openidOrPhone)
+func (c *Reports) Rights(ctx context.Context, m *Merchant, openidOrPhone string) (RightView, error) {
+	member, err := findMember(ctx, c.store, m, openidOrPhone)
 	if err != nil {
 		return RightView{}, err
 	}
@@ -125,11 +132,11 @@ type LedgerPage struct {
 }
 
 // Ledger returns up to limit entries older than before (0: the newest).
-func (c *Club) Ledger(ctx context.Context, m *Merchant, openidOrPhone string, before int64, limit int) (LedgerPage, error) {
+func (c *Reports) Ledger(ctx context.Context, m *Merchant, openidOrPhone string, before int64, limit int) (LedgerPage, error) {
 	if limit < 1 || limit > 200 {
 		return LedgerPage{}, FieldErrorf("limit", "must be between 1 and 200")
 	}
-	member, err := c.findMember(ctx, c.store, m, openidOrPhone)
+	member, err := findMember(ctx, c.store, m, openidOrPhone)
 	if err != nil {
 		return LedgerPage{}, err
 	}
@@ -146,6 +153,6 @@ func (c *Club) Ledger(ctx context.Context, m *Merchant, openidOrPhone string, be
 }
 
 // OutboxDepth counts outbox messages by status.
-func (c *Club) OutboxDepth(ctx context.Context) (map[OutboxStatus]int64, error) {
+func (c *Reports) OutboxDepth(ctx context.Context) (map[OutboxStatus]int64, error) {
 	return c.store.Outbox().Depth(ctx)
 }

@@ -26,4 +26,4 @@ func (nopObserver) MessageSent(string, string, string, int) {}
 func (nopObserver) JobRan(string, string)                   {}
 func (nopObserver) CampaignQueued(string, string, int64)    {}
 
-func (c *Club) observe(fn func(Observer)) { fn(c.observer) }
+func (c *changer) observe(fn func(Observer)) { fn(c.observer) }

@@ -11,12 +11,19 @@ import (
 // errResend aborts the transaction of an order or refund recorded before.
 var errResend = errors.New("ritual: recorded before")
 
+// Shop is what the merchant's shop tells wxclub and asks of it: orders,
+// refunds, redemptions of points for coupons, and coupons used.
+type Shop struct {
+	*changer
+	replies
+}
+
 // RecordOrder records a paid order: the buyer (found by openid or phone,
 // created as a recognized member if new) earns points, their level is
 // re-evaluated, and every change is queued for the member in the same
 // transaction. A resend of the same order gets the first answer and
 // created=false; another order under the same number is ECONFLICT.
-func (c *Club) RecordOrder(ctx context.Context, m *Merchant, in OrderInput) (answer *OrderAnswer, created bool, err error) {
+func (c *Shop) RecordOrder(ctx context.Context, m *Merchant, in OrderInput) (answer *OrderAnswer, created bool, err error) {
 	if err := in.Validate(c.clock()); err != nil {
 		return nil, false, err
 	}
@@ -48,7 +55,7 @@ func outcome(err error, ok string) string {
 }
 
 // previousOrder answers a resend from what the first recording stored.
-func (c *Club) previousOrder(ctx context.Context, m *Merchant, in OrderInput) (*OrderAnswer, error) {
+func (c *Shop) previousOrder(ctx context.Context, m *Merchant, in OrderInput) (*OrderAnswer, error) {
 	prev, err := c.store.Orders().ByNo(ctx, m.ID, in.OrderNo)
 	if err != nil {
 		return nil, err
@@ -59,7 +66,7 @@ func (c *Club) previousOrder(ctx context.Context, m *Merchant, in OrderInput) (*
 	return prev.Answer, nil
 }
 
-func (c *Club) recordOrder(ctx context.Context, tx *work, m *Merchant, in OrderInput) (*OrderAnswer, error) {
+func (c *Shop) recordOrder(ctx context.Context, tx *work, m *Merchant, in OrderInput) (*OrderAnswer, error) {
 	member, err := c.resolveBuyer(ctx, tx, m, in)
 	if err != nil {
 		return nil, err
@@ -93,10 +100,10 @@ func (c *Club) recordOrder(ctx context.Context, tx *work, m *Merchant, in OrderI
 
 // bookOrder earns the order's points (multiplied on member day) and stores
 // the order, so it counts towards the level the change is about to settle.
-func (c *Club) bookOrder(ctx context.Context, tx *work, ch *memberChange, order *Order) error {
+func (c *Shop) bookOrder(ctx context.Context, tx *work, ch *memberChange, order *Order) error {
 	m := ch.m
 	reason := fmt.Sprintf("消费¥%s得积分（订单%s）", templates.Yuan(order.AmountFen), shortRef(order.OrderNo))
-	if c.isMemberDay(m, order.PaidAt) && m.Campaigns.MemberDay.Multiplier > 1 {
+	if isMemberDay(m, order.PaidAt) && m.Campaigns.MemberDay.Multiplier > 1 {
 		order.PointsEarned *= int64(m.Campaigns.MemberDay.Multiplier)
 		reason = fmt.Sprintf("会员日%d倍积分（订单%s）", m.Campaigns.MemberDay.Multiplier, shortRef(order.OrderNo))
 	}
@@ -116,7 +123,7 @@ func (c *Club) bookOrder(ctx context.Context, tx *work, ch *memberChange, order 
 
 // resolveBuyer finds the member an order belongs to, attaching a newly
 // learned openid or phone, or creates a recognized member.
-func (c *Club) resolveBuyer(ctx context.Context, tx *work, m *Merchant, in OrderInput) (*Member, error) {
+func (c *Shop) resolveBuyer(ctx context.Context, tx *work, m *Merchant, in OrderInput) (*Member, error) {
 	now := c.clock()
 	if in.OpenID == "" {
 		member, created, err := tx.Members().EnsureByPhone(ctx, m.ID, in.Phone, now)
@@ -154,7 +161,7 @@ func (c *Club) resolveBuyer(ctx context.Context, tx *work, m *Merchant, in Order
 
 // recognize marks a member created from an order: the funnel starts here,
 // and their card gets a claim code.
-func (c *Club) recognize(ctx context.Context, tx *work, member *Member) error {
+func (c *Shop) recognize(ctx context.Context, tx *work, member *Member) error {
 	stamp(&member.Funnel.RecognizedAt, c.clock())
 	return c.giveClaimCode(ctx, tx, member)
 }

@@ -63,7 +63,7 @@ const pointsMergeDelay = 3 * time.Second
 
 // announcePoints queues a points_changed message for entry, or folds it into
 // one still waiting out its merge delay. Called with the member locked.
-func (c *Club) announcePoints(ctx context.Context, tx *work, m *Merchant, member *Member, e *PointsEntry) error {
+func (c *changer) announcePoints(ctx context.Context, tx *work, m *Merchant, member *Member, e *PointsEntry) error {
 	if e == nil || e.Delta == 0 {
 		return nil
 	}
@@ -84,7 +84,7 @@ func (c *Club) announcePoints(ctx context.Context, tx *work, m *Merchant, member
 	return c.enqueue(ctx, tx, m, member, PurposePointsChanged, fmt.Sprintf("entry:%d", e.ID), notice, now.Add(pointsMergeDelay))
 }
 
-func (c *Club) mergeNotice(ctx context.Context, tx *work, prev *OutboxMessage, n Notice, now time.Time) (bool, error) {
+func (c *changer) mergeNotice(ctx context.Context, tx *work, prev *OutboxMessage, n Notice, now time.Time) (bool, error) {
 	merged := prev.Notice
 	merged.Delta += n.Delta
 	merged.Balance = n.Balance
@@ -98,7 +98,7 @@ func (c *Club) mergeNotice(ctx context.Context, tx *work, prev *OutboxMessage, n
 
 // recordMerged keeps the merged change's own key in the outbox, so it is
 // still announced at most once, pointing at the message that carries it.
-func (c *Club) recordMerged(ctx context.Context, tx *work, m *Merchant, member *Member, e *PointsEntry, into int64, err error) error {
+func (c *changer) recordMerged(ctx context.Context, tx *work, m *Merchant, member *Member, e *PointsEntry, into int64, err error) error {
 	if err != nil {
 		return err
 	}
@@ -112,7 +112,7 @@ func (c *Club) recordMerged(ctx context.Context, tx *work, m *Merchant, member *
 
 // enqueue writes a message, waiting for a follow if the member cannot be
 // reached yet.
-func (c *Club) enqueue(ctx context.Context, tx *work, m *Merchant, member *Member, purpose, ref string, n Notice, due time.Time) error {
+func (c *changer) enqueue(ctx context.Context, tx *work, m *Merchant, member *Member, purpose, ref string, n Notice, due time.Time) error {
 	status := OutboxPending
 	if !member.Following() {
 		status = OutboxWaitingFollow

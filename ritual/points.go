@@ -170,12 +170,12 @@ func (ch *memberChange) append(ctx context.Context, delta, shortfall int64, sour
 // ledger entry under (source, ref); it fails with EINVALID if the balance is
 // short and is a no-op returning the first entry if (source, ref) was
 // booked before. Redemptions spend through it.
-func (c *Club) SpendPoints(ctx context.Context, m *Merchant, openidOrPhone string, amount int64, source, ref, reason string) (*PointsEntry, error) {
+func (c *Shop) SpendPoints(ctx context.Context, m *Merchant, openidOrPhone string, amount int64, source, ref, reason string) (*PointsEntry, error) {
 	if amount <= 0 {
 		return nil, FieldErrorf("points", "must be positive")
 	}
 	var entry *PointsEntry
-	find := func(tx *work) (*Member, error) { return c.findMember(ctx, tx, m, openidOrPhone) }
+	find := func(tx *work) (*Member, error) { return findMember(ctx, tx, m, openidOrPhone) }
 	_, err := c.changeMember(ctx, m, find, source+":"+ref, func(ch *memberChange) (err error) {
 		entry, err = ch.spend(ctx, amount, source, ref, reason)
 		return err

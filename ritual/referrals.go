@@ -17,7 +17,7 @@ const referralCodeLen = 8
 
 // invite answers 邀请: an activated member gets their personal QR code
 // (scene ref:<code>) and the rule in plain words.
-func (c *Club) invite(ctx context.Context, tx *work, m *Merchant, member *Member) (Reply, error) {
+func (c *Chat) invite(ctx context.Context, tx *work, m *Merchant, member *Member) (Reply, error) {
 	if member.Funnel.ActivatedAt == nil {
 		return c.render(m, "reply.invite_activate_first", c.activationData(m, member))
 	}
@@ -34,7 +34,7 @@ func (c *Club) invite(ctx context.Context, tx *work, m *Merchant, member *Member
 		}
 	}
 	return c.render(m, "reply.invite", map[string]any{
-		"Link": c.qrLink(m, "ref:"+member.ReferralCode), "Points": m.Referral.Points, "Cap": m.Referral.MonthlyCap,
+		"Link": c.cards.qrLink(m, "ref:"+member.ReferralCode), "Points": m.Referral.Points, "Cap": m.Referral.MonthlyCap,
 	})
 }
 
@@ -42,7 +42,7 @@ func (c *Club) invite(ctx context.Context, tx *work, m *Merchant, member *Member
 // they followed through. Only a new member counts (someone who followed or
 // bought before was not brought by anyone), nobody refers themselves, and
 // the first referrer wins.
-func (c *Club) referredBy(ctx context.Context, tx *work, m *Merchant, member *Member, code string) error {
+func (c *Chat) referredBy(ctx context.Context, tx *work, m *Merchant, member *Member, code string) error {
 	if member.ReferredBy != 0 {
 		return nil
 	}
@@ -59,7 +59,7 @@ func (c *Club) referredBy(ctx context.Context, tx *work, m *Merchant, member *Me
 // rewardReferrer pays the referrer when their referee's first paid order
 // lands, within the monthly cap. Called with the referee locked; the
 // referrer is locked after (referrals form a tree, so locks never cycle).
-func (c *Club) rewardReferrer(ctx context.Context, tx *work, m *Merchant, referee *Member, order *Order) error {
+func (c *Shop) rewardReferrer(ctx context.Context, tx *work, m *Merchant, referee *Member, order *Order) error {
 	if referee.ReferredBy == 0 || m.Referral.Points <= 0 {
 		return nil
 	}
@@ -89,7 +89,7 @@ func (c *Club) rewardReferrer(ctx context.Context, tx *work, m *Merchant, refere
 
 // reverseReferral takes the referral reward back when the order that earned
 // it is refunded in full.
-func (c *Club) reverseReferral(ctx context.Context, tx *work, m *Merchant, order *Order) error {
+func (c *Shop) reverseReferral(ctx context.Context, tx *work, m *Merchant, order *Order) error {
 	if order.RefundedFen < order.AmountFen {
 		return nil
 	}
@@ -137,7 +137,7 @@ type ReferralPlace struct {
 
 // Referrals ranks referrers for month ("2006-01", in the merchant's time
 // zone; "" for the current month).
-func (c *Club) Referrals(ctx context.Context, m *Merchant, month string, limit int) (ReferralBoard, error) {
+func (c *Reports) Referrals(ctx context.Context, m *Merchant, month string, limit int) (ReferralBoard, error) {
 	loc := m.Location()
 	start := monthStart(c.clock(), loc)
 	if month != "" {

@@ -12,7 +12,7 @@ import (
 // the refunded part are taken back — down to a zero balance, the rest noted
 // on the ledger as a shortfall — and the level is re-evaluated. Idempotent
 // by refund number; refunding more than is left of the order is EINVALID.
-func (c *Club) RecordRefund(ctx context.Context, m *Merchant, in RefundInput) (answer *RefundAnswer, created bool, err error) {
+func (c *Shop) RecordRefund(ctx context.Context, m *Merchant, in RefundInput) (answer *RefundAnswer, created bool, err error) {
 	if err := in.Validate(); err != nil {
 		return nil, false, err
 	}
@@ -27,7 +27,7 @@ func (c *Club) RecordRefund(ctx context.Context, m *Merchant, in RefundInput) (a
 	return answer, err == nil, err
 }
 
-func (c *Club) previousRefund(ctx context.Context, m *Merchant, in RefundInput) (*RefundAnswer, error) {
+func (c *Shop) previousRefund(ctx context.Context, m *Merchant, in RefundInput) (*RefundAnswer, error) {
 	prev, err := c.store.Orders().RefundByNo(ctx, m.ID, in.RefundNo)
 	if err != nil {
 		return nil, err
@@ -38,7 +38,7 @@ func (c *Club) previousRefund(ctx context.Context, m *Merchant, in RefundInput) 
 	return prev.Answer, nil
 }
 
-func (c *Club) recordRefund(ctx context.Context, tx *work, m *Merchant, in RefundInput) (*RefundAnswer, error) {
+func (c *Shop) recordRefund(ctx context.Context, tx *work, m *Merchant, in RefundInput) (*RefundAnswer, error) {
 	order, err := tx.Orders().ByNo(ctx, m.ID, in.OrderNo)
 	if err != nil {
 		return nil, err

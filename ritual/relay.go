@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
+
+	"github.com/wxclub/wxclub/templates"
 )
 
 // RelayOptions tunes the relay.
@@ -46,9 +48,18 @@ func (o RelayOptions) withDefaults() RelayOptions {
 // messages to be claimed again when the lease runs out; the resend carries
 // the same client_msg_id, which WeChat uses to drop the repeat.
 type Relay struct {
-	club   *Club
-	wechat WeChat
-	opts   RelayOptions
+	*changer
+	directory *Directory
+	texts     *templates.Set
+	wechat    WeChat
+	opts      RelayOptions
+}
+
+// relayParts are what a Relay is made from.
+type relayParts struct {
+	directory *Directory
+	changer   *changer
+	texts     *templates.Set
 }
 
 // WeChat is everything the relay sends through; package wechat's Client.
@@ -62,13 +73,14 @@ type WeChat interface {
 
 // NewRelay returns a relay sending through w.
 func (c *Club) NewRelay(w WeChat, opts RelayOptions) *Relay {
-	return &Relay{club: c, wechat: w, opts: opts.withDefaults()}
+	p := c.relay
+	return &Relay{changer: p.changer, directory: p.directory, texts: p.texts, wechat: w, opts: opts.withDefaults()}
 }
 
 // RunOnce claims one batch of due messages and sends them. It returns how
 // many it claimed.
 func (r *Relay) RunOnce(ctx context.Context) (int, error) {
-	c := r.club
+	c := r
 	var claimed []*OutboxMessage
 	err := c.atomically(ctx, func(tx *work) error {
 		var err error
@@ -100,8 +112,8 @@ func (r *Relay) RunOnce(ctx context.Context) (int, error) {
 
 // deliver sends one claimed message and records what happened.
 func (r *Relay) deliver(ctx context.Context, msg *OutboxMessage) error {
-	c := r.club
-	m, err := c.Merchant(ctx, msg.MerchantID)
+	c := r
+	m, err := c.directory.Merchant(ctx, msg.MerchantID)
 	if err != nil {
 		return err
 	}
@@ -162,7 +174,7 @@ func (r *Relay) send(ctx context.Context, m *Merchant, member *Member, msg *Outb
 		}
 		return 0, err
 	}
-	tm, err := r.club.templateMessage(m, member, msg)
+	tm, err := r.templateMessage(m, member, msg)
 	if err != nil {
 		return 0, &SendError{Class: SendFinal, Message: err.Error()}
 	}
@@ -183,7 +195,7 @@ func (r *Relay) overBudget(ctx context.Context, m *Merchant, msg *OutboxMessage)
 	if quota == 0 {
 		quota = 100000
 	}
-	n, err := r.club.store.Limits().Bump(ctx, "tpl:"+m.ID+":"+r.club.clock().In(chinaTime).Format("2006-01-02"))
+	n, err := r.store.Limits().Bump(ctx, "tpl:"+m.ID+":"+r.clock().In(chinaTime).Format("2006-01-02"))
 	if err != nil {
 		return false, err
 	}
@@ -205,11 +217,11 @@ func (r *Relay) failed(ctx context.Context, m *Merchant, msg *OutboxMessage, err
 		se = &SendError{Class: SendRetry, Message: err.Error()}
 	}
 	msg.LastErrCode, msg.LastError = se.ErrCode, se.Message
-	now := r.club.clock()
+	now := r.clock()
 	switch se.Class {
 	case SendQuota:
 		until := nextQuotaReset(now)
-		if err := r.club.store.Pauses().Pause(ctx, m.ID, until, se.Message); err != nil {
+		if err := r.store.Pauses().Pause(ctx, m.ID, until, se.Message); err != nil {
 			return err
 		}
 		msg.NextAttemptAt, msg.Attempts = until, max(0, msg.Attempts-1) // not the message's fault
@@ -224,7 +236,7 @@ func (r *Relay) failed(ctx context.Context, m *Merchant, msg *OutboxMessage, err
 	default:
 		r.fail(msg, se)
 	}
-	r.club.log.WarnContext(ctx, "send failed", "merchant", m.ID, "outbox", msg.ID, "class", se.Class, "errcode", se.ErrCode, "attempts", msg.Attempts)
+	r.log.WarnContext(ctx, "send failed", "merchant", m.ID, "outbox", msg.ID, "class", se.Class, "errcode", se.ErrCode, "attempts", msg.Attempts)
 	return r.finish(ctx, msg)
 }
 
@@ -234,9 +246,9 @@ func (r *Relay) fail(msg *OutboxMessage, se *SendError) {
 
 // finish records the outcome if this relay still holds the lease.
 func (r *Relay) finish(ctx context.Context, msg *OutboxMessage) error {
-	held, err := r.club.store.Outbox().Finish(context.WithoutCancel(ctx), msg, r.opts.Owner)
+	held, err := r.store.Outbox().Finish(context.WithoutCancel(ctx), msg, r.opts.Owner)
 	if held && err == nil {
-		r.club.observer.MessageSent(msg.MerchantID, msg.Purpose, sendResult(msg), msg.LastErrCode)
+		r.observer.MessageSent(msg.MerchantID, msg.Purpose, sendResult(msg), msg.LastErrCode)
 	}
 	return err
 }
@@ -278,7 +290,7 @@ func nextQuotaReset(now time.Time) time.Time {
 }
 
 // templateMessage renders msg's notice into the merchant's template.
-func (c *Club) templateMessage(m *Merchant, member *Member, msg *OutboxMessage) (TemplateMessage, error) {
+func (c *Relay) templateMessage(m *Merchant, member *Member, msg *OutboxMessage) (TemplateMessage, error) {
 	ref, ok := m.Templates[msg.Purpose]
 	if !ok || ref.ID == "" {
 		return TemplateMessage{}, fmt.Errorf("no template configured for %s", msg.Purpose)
@@ -309,7 +321,7 @@ type NoticeData struct {
 	Points string
 }
 
-func (c *Club) noticeData(m *Merchant, member *Member, n Notice) NoticeData {
+func (c *Relay) noticeData(m *Merchant, member *Member, n Notice) NoticeData {
 	current, _ := m.Membership.Level(member.LevelKey)
 	from, _ := m.Membership.Level(n.From)
 	to, _ := m.Membership.Level(n.To)

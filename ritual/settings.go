@@ -12,6 +12,12 @@ import (
 	"time"
 )
 
+// Admin changes a merchant's settings and runs the console's accounts.
+type Admin struct {
+	*changer
+	merchants *merchantCache
+}
+
 // SettingsSections are the parts of a merchant's settings that are read
 // and changed one at a time (GET/PUT /api/v1/settings/<section>).
 var SettingsSections = []string{
@@ -54,7 +60,7 @@ type SettingsLog interface {
 const secretMask = "********"
 
 // Settings returns the merchant's settings, secrets masked.
-func (c *Club) Settings(ctx context.Context, m *Merchant) (SettingsDoc, error) {
+func (c *Admin) Settings(ctx context.Context, m *Merchant) (SettingsDoc, error) {
 	fresh, err := c.store.Merchants().ByID(ctx, m.ID)
 	if err != nil {
 		return SettingsDoc{}, err
@@ -64,7 +70,7 @@ func (c *Club) Settings(ctx context.Context, m *Merchant) (SettingsDoc, error) {
 }
 
 // Section returns one section of the merchant's settings, secrets masked.
-func (c *Club) Section(ctx context.Context, m *Merchant, section string) (json.RawMessage, int, error) {
+func (c *Admin) Section(ctx context.Context, m *Merchant, section string) (json.RawMessage, int, error) {
 	fresh, err := c.store.Merchants().ByID(ctx, m.ID)
 	if err != nil {
 		return nil, 0, err
@@ -136,7 +142,7 @@ func sectionOf(m *Merchant, section string) (any, error) {
 // background. The change applies on this replica at once and on the others
 // within their merchant cache's few seconds; campaign schedules are
 // reloaded within a minute.
-func (c *Club) UpdateSettings(ctx context.Context, m *Merchant, section string, body []byte, by string, ifVersion int) (*SettingsVersion, error) {
+func (c *Admin) UpdateSettings(ctx context.Context, m *Merchant, section string, body []byte, by string, ifVersion int) (*SettingsVersion, error) {
 	var saved *SettingsVersion
 	err := c.atomically(ctx, func(tx *work) error {
 		current, err := tx.Merchants().Lock(ctx, m.ID)
@@ -156,7 +162,7 @@ func (c *Club) UpdateSettings(ctx context.Context, m *Merchant, section string, 
 }
 
 // replaceSection does UpdateSettings' work on the locked merchant.
-func (c *Club) replaceSection(ctx context.Context, tx *work, current *Merchant, section string, body []byte, by string) (*SettingsVersion, error) {
+func (c *Admin) replaceSection(ctx context.Context, tx *work, current *Merchant, section string, body []byte, by string) (*SettingsVersion, error) {
 	next, err := decodeSection(current, section, body)
 	if err != nil {
 		return nil, err
@@ -262,7 +268,7 @@ func thresholdsMoved(a, b Membership) bool {
 }
 
 // SettingsVersions lists the merchant's settings changes, newest first.
-func (c *Club) SettingsVersions(ctx context.Context, m *Merchant, limit int) ([]SettingsVersion, error) {
+func (c *Admin) SettingsVersions(ctx context.Context, m *Merchant, limit int) ([]SettingsVersion, error) {
 	if limit < 1 || limit > 200 {
 		return nil, FieldErrorf("limit", "must be between 1 and 200")
 	}
@@ -273,7 +279,7 @@ func (c *Club) SettingsVersions(ctx context.Context, m *Merchant, limit int) ([]
 // level thresholds changed: those who now rise get their ceremony (or the
 // level), those who fall move down. Each change is done once, whichever
 // replica gets to it (the slot is claimed); it is the minute job's work.
-func (c *Club) ReevaluateAfterChanges(ctx context.Context, owner string) (int, error) {
+func (c *Calendar) ReevaluateAfterChanges(ctx context.Context, owner string) (int, error) {
 	pending, err := c.store.Settings().PendingReevaluation(ctx, 20)
 	if err != nil {
 		return 0, err
@@ -303,7 +309,7 @@ func (c *Club) ReevaluateAfterChanges(ctx context.Context, owner string) (int, e
 // reevaluateEveryone settles the level of every member who may hold or
 // reach one: those above the lowest level and those with orders in the
 // period.
-func (c *Club) reevaluateEveryone(ctx context.Context, m *Merchant) (int, error) {
+func (c *Calendar) reevaluateEveryone(ctx context.Context, m *Merchant) (int, error) {
 	changed, err := c.ReevaluateLevels(ctx, m)
 	if err != nil {
 		return changed, err

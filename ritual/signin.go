@@ -22,6 +22,13 @@ import (
 // continues the streak), costs signin.makeup_cost points, and earns
 // nothing itself. A makeup_cost of 0 turns it off.
 
+// signIns signs members in, in a group or on the official account.
+type signIns struct {
+	*changer
+	replies
+	upgrades *Upgrades
+}
+
 // signInResult is what a sign-in or make-up did, for the reply.
 type signInResult struct {
 	outcome string // one of the outcome* constants
@@ -70,7 +77,7 @@ func signInRef(member *Member, date string) string { return fmt.Sprintf("%d:%s",
 // signIn signs member in for today (or, with makeup, buys back yesterday),
 // in tx, with member locked. where is the group id, or
 // SignInOfficialAccount.
-func (c *Club) signIn(ctx context.Context, tx *work, m *Merchant, member *Member, where string, makeup bool) (signInResult, error) {
+func (c *signIns) signIn(ctx context.Context, tx *work, m *Merchant, member *Member, where string, makeup bool) (signInResult, error) {
 	now := c.clock()
 	today := localDate(now, m.Location())
 	res := signInResult{date: today, balance: member.Points}
@@ -118,7 +125,7 @@ func (c *Club) signIn(ctx context.Context, tx *work, m *Merchant, member *Member
 	if where == SignInOfficialAccount {
 		groupID = ""
 	}
-	if err := c.signedIn(ctx, tx, m, member, groupID); err != nil {
+	if err := c.upgrades.signedIn(ctx, tx, m, member, groupID); err != nil {
 		return res, err
 	}
 	res.outcome, res.streak, res.earned, res.bonus, res.balance = outcomeSignedIn, streak, max(m.SignIn.Points, 0), bonus, member.Points
@@ -126,7 +133,7 @@ func (c *Club) signIn(ctx context.Context, tx *work, m *Merchant, member *Member
 }
 
 // makeUp buys back yesterday's sign-in for the streak.
-func (c *Club) makeUp(ctx context.Context, tx *work, m *Merchant, member *Member, where string, todays *DailySignIn, res signInResult) (signInResult, error) {
+func (c *signIns) makeUp(ctx context.Context, tx *work, m *Merchant, member *Member, where string, todays *DailySignIn, res signInResult) (signInResult, error) {
 	yesterday := dayBefore(res.date)
 	res.date, res.cost = yesterday, m.SignIn.MakeupCost
 	if m.SignIn.MakeupCost <= 0 {
@@ -173,7 +180,7 @@ func (c *Club) makeUp(ctx context.Context, tx *work, m *Merchant, member *Member
 }
 
 // signInOn returns the member's sign-in for date, or nil.
-func (c *Club) signInOn(ctx context.Context, tx *work, m *Merchant, member *Member, date string) (*DailySignIn, error) {
+func (c *signIns) signInOn(ctx context.Context, tx *work, m *Merchant, member *Member, date string) (*DailySignIn, error) {
 	s, err := tx.Groups().SignInOn(ctx, m.ID, member.ID, date)
 	if ErrorCode(err) == ENOTFOUND {
 		return nil, nil
@@ -182,7 +189,7 @@ func (c *Club) signInOn(ctx context.Context, tx *work, m *Merchant, member *Memb
 }
 
 // streakAfter is the streak of a sign-in on the day after date.
-func (c *Club) streakAfter(ctx context.Context, tx *work, m *Merchant, member *Member, date string) (int, error) {
+func (c *signIns) streakAfter(ctx context.Context, tx *work, m *Merchant, member *Member, date string) (int, error) {
 	prev, err := c.signInOn(ctx, tx, m, member, date)
 	if err != nil || prev == nil {
 		return 1, err
@@ -194,8 +201,8 @@ func (c *Club) streakAfter(ctx context.Context, tx *work, m *Merchant, member *M
 // official account, inside the delivery's transaction tx with member
 // locked. It shares the group's rule: one sign-in per member per local
 // day, wherever it is made.
-func (c *Club) signInChat(ctx context.Context, tx *work, m *Merchant, member *Member, makeup bool) (Reply, error) {
-	res, err := c.signIn(ctx, tx, m, member, SignInOfficialAccount, makeup)
+func (c *Chat) signInChat(ctx context.Context, tx *work, m *Merchant, member *Member, makeup bool) (Reply, error) {
+	res, err := c.signIns.signIn(ctx, tx, m, member, SignInOfficialAccount, makeup)
 	if err != nil {
 		return Reply{}, err
 	}

@@ -27,7 +27,7 @@ const racedAttempts = 3
 // arriving at the same moment) gets the stored answer and changes nothing.
 // A turn that lost a race runs again. The member changes it made are
 // reported once it commits.
-func (c *Club) turn(ctx context.Context, m *Merchant, key string, answer func(tx *work) (string, error)) (string, error) {
+func (c *changer) turn(ctx context.Context, m *Merchant, key string, answer func(tx *work) (string, error)) (string, error) {
 	for attempt := 1; ; attempt++ {
 		var stored string
 		err := c.atomically(ctx, func(tx *work) error {
