@@ -257,7 +257,7 @@ func TestOpenAPIWellFormed(t *testing.T) {
 }
 
 // TestOpenAPISettingsSections checks that the section parameter of
-// /settings/{section} names exactly ritual.SettingsSections.
+// /settings/{section} names exactly ritual.SettingsSections().
 func TestOpenAPISettingsSections(t *testing.T) {
 	doc, _ := servedOpenAPI(t)
 	item := doc.paths()["/api/v1/settings/{section}"]
@@ -282,8 +282,8 @@ func TestOpenAPISettingsSections(t *testing.T) {
 				var enum []string
 				raw, _ := json.Marshal(schema.(map[string]any)["enum"])
 				_ = json.Unmarshal(raw, &enum)
-				if !slices.Equal(enum, ritual.SettingsSections) {
-					t.Fatalf("section enum = %v, want ritual.SettingsSections %v", enum, ritual.SettingsSections)
+				if !slices.Equal(enum, ritual.SettingsSections()) {
+					t.Fatalf("section enum = %v, want ritual.SettingsSections() %v", enum, ritual.SettingsSections())
 				}
 				found = true
 			}

@@ -234,6 +234,9 @@ func (r repos) Coupons() ritual.Coupons       { return coupons{r.db} }
 func (r repos) Limits() ritual.RateLimits     { return rateLimits{r.db} }
 func (r repos) QRCodes() ritual.QRCodes       { return qrCodes{r.db} }
 func (r repos) Groups() ritual.GroupStore     { return groupStore{r.db} }
+func (r repos) GroupLinks() ritual.GroupLinks { return groupLinks{r.db} }
+func (r repos) SignIns() ritual.SignInLog     { return signIns{r.db} }
+func (r repos) Activities() ritual.Activities { return activities{r.db} }
 func (r repos) Ceremonies() ritual.Ceremonies { return ceremonies{r.db} }
 func (r repos) Settings() ritual.SettingsLog  { return settingsLog{r.db} }
 

@@ -208,3 +208,18 @@ func (s ledger) MarkAnnounced(ctx context.Context, lotID int64, at time.Time) er
 	err := s.db.WithContext(ctx).Model(&pointsLotRow{}).Where("id = ?", lotID).Update("announced_at", at.UTC()).Error
 	return translate(err, "mark expiry announced")
 }
+
+func (s ledger) TopEarners(ctx context.Context, merchantID string, from, to time.Time, limit int) ([]ritual.GroupBoardRow, error) {
+	var rows []struct {
+		MemberID int64
+		Points   int64
+	}
+	err := s.db.WithContext(ctx).Table("points_entries").Select("member_id, SUM(delta) AS points").
+		Where("merchant_id = ? AND delta > 0 AND source <> ? AND created_at >= ? AND created_at < ?", merchantID, ritual.SourceLeaderboard, from.UTC(), to.UTC()).
+		Group("member_id").Order("points DESC, member_id").Limit(limit).Scan(&rows).Error
+	out := make([]ritual.GroupBoardRow, len(rows))
+	for i, r := range rows {
+		out[i] = ritual.GroupBoardRow{MemberID: r.MemberID, Points: r.Points}
+	}
+	return out, translate(err, "rank the merchant")
+}

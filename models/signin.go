@@ -5,7 +5,11 @@ import (
 	"time"
 
 	"github.com/wxclub/wxclub/ritual"
+	"gorm.io/gorm"
 )
+
+// signIns implements ritual.SignInLog.
+type signIns struct{ db *gorm.DB }
 
 // signInRow is a member's sign-in for one local day of the merchant, made
 // in a group or on the official account. (merchant, member, local_date) is
@@ -23,7 +27,7 @@ type signInRow struct {
 
 func (signInRow) TableName() string { return "sign_ins" }
 
-func (s groupStore) SignInOn(ctx context.Context, merchantID string, memberID int64, date string) (*ritual.DailySignIn, error) {
+func (s signIns) SignInOn(ctx context.Context, merchantID string, memberID int64, date string) (*ritual.DailySignIn, error) {
 	var row signInRow
 	err := s.db.WithContext(ctx).Take(&row, "merchant_id = ? AND member_id = ? AND local_date = ?", merchantID, memberID, date).Error
 	if err != nil {
@@ -35,7 +39,7 @@ func (s groupStore) SignInOn(ctx context.Context, merchantID string, memberID in
 	}, nil
 }
 
-func (s groupStore) CreateSignIn(ctx context.Context, in *ritual.DailySignIn) error {
+func (s signIns) CreateSignIn(ctx context.Context, in *ritual.DailySignIn) error {
 	row := signInRow{
 		MerchantID: in.MerchantID, MemberID: in.MemberID, LocalDate: in.LocalDate, Streak: in.Streak,
 		Location: in.Where, Makeup: in.Makeup, CreatedAt: in.CreatedAt.UTC(),
@@ -43,7 +47,7 @@ func (s groupStore) CreateSignIn(ctx context.Context, in *ritual.DailySignIn) er
 	return translate(s.db.WithContext(ctx).Create(&row).Error, "record sign-in")
 }
 
-func (s groupStore) StreaksAtStake(ctx context.Context, merchantID, yesterday, today string, afterMemberID int64, limit int) ([]ritual.DailySignIn, error) {
+func (s signIns) StreaksAtStake(ctx context.Context, merchantID, yesterday, today string, afterMemberID int64, limit int) ([]ritual.DailySignIn, error) {
 	var rows []signInRow
 	signedToday := s.db.Table("sign_ins AS t").Select("1").
 		Where("t.merchant_id = sign_ins.merchant_id AND t.member_id = sign_ins.member_id AND t.local_date = ?", today)
@@ -54,19 +58,4 @@ func (s groupStore) StreaksAtStake(ctx context.Context, merchantID, yesterday, t
 		out[i] = ritual.DailySignIn{MerchantID: r.MerchantID, MemberID: r.MemberID, LocalDate: r.LocalDate, Streak: r.Streak, Where: r.Location, Makeup: r.Makeup, CreatedAt: r.CreatedAt.UTC()}
 	}
 	return out, translate(err, "find streaks at stake")
-}
-
-func (s groupStore) TopEarners(ctx context.Context, merchantID string, from, to time.Time, limit int) ([]ritual.GroupBoardRow, error) {
-	var rows []struct {
-		MemberID int64
-		Points   int64
-	}
-	err := s.db.WithContext(ctx).Table("points_entries").Select("member_id, SUM(delta) AS points").
-		Where("merchant_id = ? AND delta > 0 AND source <> ? AND created_at >= ? AND created_at < ?", merchantID, ritual.SourceLeaderboard, from.UTC(), to.UTC()).
-		Group("member_id").Order("points DESC, member_id").Limit(limit).Scan(&rows).Error
-	out := make([]ritual.GroupBoardRow, len(rows))
-	for i, r := range rows {
-		out[i] = ritual.GroupBoardRow{MemberID: r.MemberID, Points: r.Points}
-	}
-	return out, translate(err, "rank the merchant")
 }

@@ -134,3 +134,111 @@ type Ceremonies interface {
 	// OpenBefore returns ids of open ceremonies whose deadline is before t.
 	OpenBefore(ctx context.Context, merchantID string, t time.Time, limit int) ([]int64, error)
 }
+
+// openCeremonyOf returns the member's open ceremony, or nil.
+func openCeremonyOf(ctx context.Context, tx Repos, member *Member) (*Ceremony, error) {
+	open, err := tx.Ceremonies().OpenFor(ctx, member.ID)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, nil
+	}
+	return open, err
+}
+
+// startCeremony opens the ceremony into target for a member who qualifies
+// for it, and invites them. Steps the member has already met (a birthday
+// we know) count as done.
+func (c *changer) startCeremony(ctx context.Context, tx *work, ch *memberChange, from, target Level) error {
+	m, member, now := ch.m, ch.member, ch.now
+	rule := target.Ceremony
+	cer := &Ceremony{
+		MerchantID: m.ID, MemberID: member.ID, FromLevel: from.Key, ToLevel: target.Key,
+		Steps: append([]string(nil), rule.Steps...), Status: CeremonyOpen, OpenedAt: now,
+		Deadline: now.AddDate(0, 0, rule.DeadlineDays),
+	}
+	if member.Birthday != "" && cer.contains(StepBirthday) {
+		cer.Done = append(cer.Done, StepBirthday)
+	}
+	if err := tx.Ceremonies().Create(ctx, cer); err != nil {
+		return err
+	}
+	if len(cer.Pending()) == 0 {
+		return c.completeCeremony(ctx, tx, ch, cer, "completed")
+	}
+	c.log.InfoContext(ctx, "ceremony opened", "merchant", m.ID, "member", member.ID, "level", target.Key)
+	notice := Notice{Reason: fmt.Sprintf("%s升级仪式已开启", target.Nickname), To: target.Key, At: cer.Deadline}
+	return c.enqueue(ctx, tx, m, member, PurposeCeremony, fmt.Sprintf("ceremony:%d:open", cer.ID), notice, now)
+}
+
+func (cer *Ceremony) contains(step string) bool {
+	for _, s := range cer.Steps {
+		if s == step {
+			return true
+		}
+	}
+	return false
+}
+
+// closeCeremony ends an open ceremony that no longer applies. A member who
+// fell below the level is told, kindly; one who rose past it gets the new
+// ceremony's invitation instead.
+func (c *changer) closeCeremony(ctx context.Context, tx *work, m *Merchant, member *Member, cer *Ceremony, outcome string) error {
+	now := c.clock()
+	cer.Status, cer.Outcome, cer.ClosedAt = CeremonyClosed, outcome, &now
+	if err := tx.Ceremonies().Update(ctx, cer); err != nil {
+		return err
+	}
+	if outcome != "fell_below" {
+		return nil
+	}
+	lv, _ := m.Membership.Level(cer.ToLevel)
+	notice := Notice{Reason: fmt.Sprintf("%s仪式先收起，下次再见", lv.Nickname), To: cer.ToLevel, At: now}
+	return c.enqueue(ctx, tx, m, member, PurposeCeremony, fmt.Sprintf("ceremony:%d:closed", cer.ID), notice, now)
+}
+
+// completeCeremony grants the ceremony's level: the level change, every
+// entry reward, the level message with old and new nickname and the
+// points, and the announcement in the member's groups.
+func (c *changer) completeCeremony(ctx context.Context, tx *work, ch *memberChange, cer *Ceremony, outcome string) error {
+	m, member := ch.m, ch.member
+	if !m.Membership.Has(cer.ToLevel) {
+		return c.closeCeremony(ctx, tx, m, member, cer, OutcomeLevelRemoved)
+	}
+	now := c.clock()
+	cer.Status, cer.Outcome, cer.ClosedAt = CeremonyCompleted, outcome, &now
+	if err := tx.Ceremonies().Update(ctx, cer); err != nil {
+		return err
+	}
+	if _, err := c.changeLevel(ctx, tx, ch, cer.ToLevel, fmt.Sprintf("ceremony:%d", cer.ID)); err != nil {
+		return err
+	}
+	c.log.InfoContext(ctx, "ceremony completed", "merchant", m.ID, "member", member.ID, "level", cer.ToLevel, "outcome", outcome)
+	lv, _ := m.Membership.Level(cer.ToLevel)
+	if lv.Ceremony == nil || !lv.Ceremony.Announce {
+		return nil
+	}
+	return c.announceInGroups(ctx, tx, m, member, fmt.Sprintf("ceremony:%d", cer.ID),
+		fmt.Sprintf("🎉 恭喜一位群友完成升级仪式，成为「%s」！专属权益：%s", lv.Nickname, lv.Right.Title))
+}
+
+// announceInGroups posts text to every group the member speaks in,
+// through the outbox and the merchant's group bridge.
+func (c *changer) announceInGroups(ctx context.Context, tx *work, m *Merchant, member *Member, ref, text string) error {
+	if !m.Groups.Enabled() || m.Groups.CallbackURL == "" {
+		return nil
+	}
+	groups, err := tx.Groups().GroupsOfMember(ctx, m.ID, member.ID)
+	if err != nil {
+		return err
+	}
+	now := c.clock()
+	for _, g := range groups {
+		_, err := tx.Outbox().Enqueue(ctx, &OutboxMessage{
+			MerchantID: m.ID, MemberID: member.ID, Purpose: PurposeGroupPost, Reference: ref + ":" + g,
+			Notice: Notice{Reason: text, Group: g, At: now}, Status: OutboxPending, NextAttemptAt: now, CreatedAt: now,
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"reflect"
 	"strings"
@@ -18,11 +17,13 @@ type Admin struct {
 	merchants *merchantCache
 }
 
-// SettingsSections are the parts of a merchant's settings that are read
-// and changed one at a time (GET/PUT /api/v1/settings/<section>).
-var SettingsSections = []string{
-	"profile", "official_account", "membership", "activation", "rewards", "referral",
-	"signin", "groups", "campaigns", "templates", "template_quota",
+// SettingsSections returns the parts of a merchant's settings that are
+// read and changed one at a time (GET/PUT /api/v1/settings/<section>).
+func SettingsSections() []string {
+	return []string{
+		"profile", "official_account", "membership", "activation", "rewards", "referral",
+		"signin", "groups", "campaigns", "templates", "template_quota",
+	}
 }
 
 // SettingsDoc is the merchant's settings as read, secrets masked, with the
@@ -131,7 +132,7 @@ func sectionOf(m *Merchant, section string) (any, error) {
 	case "template_quota":
 		return &m.TemplateQuota, nil
 	}
-	return nil, Errorf(ENOTFOUND, "no settings section %q; sections: %s", section, strings.Join(SettingsSections, ", "))
+	return nil, Errorf(ENOTFOUND, "no settings section %q; sections: %s", section, strings.Join(SettingsSections(), ", "))
 }
 
 // UpdateSettings replaces one section with body (its JSON), validates the
@@ -273,50 +274,4 @@ func (c *Admin) SettingsVersions(ctx context.Context, m *Merchant, limit int) ([
 		return nil, FieldErrorf("limit", "must be between 1 and 200")
 	}
 	return c.store.Settings().List(ctx, m.ID, limit)
-}
-
-// ReevaluateAfterChanges re-evaluates every member of each merchant whose
-// level thresholds changed: those who now rise get their ceremony (or the
-// level), those who fall move down. Each change is done once, whichever
-// replica gets to it (the slot is claimed); it is the minute job's work.
-func (c *Calendar) ReevaluateAfterChanges(ctx context.Context, owner string) (int, error) {
-	pending, err := c.store.Settings().PendingReevaluation(ctx, 20)
-	if err != nil {
-		return 0, err
-	}
-	done := 0
-	for _, v := range pending {
-		job := fmt.Sprintf("reevaluate:%s:v%d", v.MerchantID, v.Version)
-		_, err := c.RunJob(ctx, job, v.ChangedAt.Truncate(time.Minute), owner, func(ctx context.Context) (string, error) {
-			m, err := c.store.Merchants().ByID(ctx, v.MerchantID)
-			if err != nil {
-				return "", err
-			}
-			n, err := c.reevaluateEveryone(ctx, m)
-			return fmt.Sprintf(`{"changed":%d}`, n), err
-		})
-		if err != nil {
-			return done, err
-		}
-		if err := c.store.Settings().MarkReevaluated(ctx, v.MerchantID, v.Version, c.clock()); err != nil {
-			return done, err
-		}
-		done++
-	}
-	return done, nil
-}
-
-// reevaluateEveryone settles the level of every member who may hold or
-// reach one: those above the lowest level and those with orders in the
-// period.
-func (c *Calendar) reevaluateEveryone(ctx context.Context, m *Merchant) (int, error) {
-	changed, err := c.ReevaluateLevels(ctx, m)
-	if err != nil {
-		return changed, err
-	}
-	since := m.Membership.PeriodStart(c.clock())
-	more, err := c.reevaluatePages(ctx, m, func(after int64) ([]int64, error) {
-		return c.store.Orders().MembersSince(ctx, m.ID, since, after, 500)
-	})
-	return changed + more, err
 }

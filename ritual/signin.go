@@ -103,7 +103,7 @@ func (c *signIns) signIn(ctx context.Context, tx *work, m *Merchant, member *Mem
 		}
 	}
 	_, err = c.change(ctx, tx, m, member, "signin:"+today, func(ch *memberChange) error {
-		err := tx.Groups().CreateSignIn(ctx, &DailySignIn{MerchantID: m.ID, MemberID: member.ID, LocalDate: today, Streak: streak, Where: where, CreatedAt: now})
+		err := tx.SignIns().CreateSignIn(ctx, &DailySignIn{MerchantID: m.ID, MemberID: member.ID, LocalDate: today, Streak: streak, Where: where, CreatedAt: now})
 		if ErrorCode(err) == ECONFLICT {
 			return errRaced // cannot happen with the member locked; run again to say "signed before"
 		} else if err != nil {
@@ -160,7 +160,7 @@ func (c *signIns) makeUp(ctx context.Context, tx *work, m *Merchant, member *Mem
 			res.outcome = outcomeMakeupShort
 			return nil // the expiry the change booked is true whatever happens: it stays
 		}
-		err := tx.Groups().CreateSignIn(ctx, &DailySignIn{MerchantID: m.ID, MemberID: member.ID, LocalDate: yesterday, Streak: streak, Where: where, Makeup: true, CreatedAt: ch.now})
+		err := tx.SignIns().CreateSignIn(ctx, &DailySignIn{MerchantID: m.ID, MemberID: member.ID, LocalDate: yesterday, Streak: streak, Where: where, Makeup: true, CreatedAt: ch.now})
 		if ErrorCode(err) == ECONFLICT {
 			return errRaced
 		} else if err != nil {
@@ -181,7 +181,7 @@ func (c *signIns) makeUp(ctx context.Context, tx *work, m *Merchant, member *Mem
 
 // signInOn returns the member's sign-in for date, or nil.
 func (c *signIns) signInOn(ctx context.Context, tx *work, m *Merchant, member *Member, date string) (*DailySignIn, error) {
-	s, err := tx.Groups().SignInOn(ctx, m.ID, member.ID, date)
+	s, err := tx.SignIns().SignInOn(ctx, m.ID, member.ID, date)
 	if ErrorCode(err) == ENOTFOUND {
 		return nil, nil
 	}

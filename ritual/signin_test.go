@@ -26,7 +26,7 @@ func (e *groupEnv) signInOA(openid string, makeup bool) string {
 // signIn returns the member's sign-in for date, or nil.
 func (e *groupEnv) signIn(openid, date string) *ritual.DailySignIn {
 	e.t.Helper()
-	s, err := e.db.Groups().SignInOn(context.Background(), e.m.ID, e.member(openid).ID, date)
+	s, err := e.db.SignIns().SignInOn(context.Background(), e.m.ID, e.member(openid).ID, date)
 	if ritual.ErrorCode(err) == ritual.ENOTFOUND {
 		return nil
 	} else if err != nil {

@@ -33,6 +33,9 @@ type Repos interface {
 	Limits() RateLimits
 	QRCodes() QRCodes
 	Groups() GroupStore
+	GroupLinks() GroupLinks
+	SignIns() SignInLog
+	Activities() Activities
 	Ceremonies() Ceremonies
 	Settings() SettingsLog
 	Accounts() ConsoleAccounts
@@ -160,6 +163,9 @@ type Ledger interface {
 	Expiring(ctx context.Context, merchantID string, t time.Time, limit int) ([]*PointsLot, error)
 	// MarkAnnounced records that a lot's coming expiry was announced.
 	MarkAnnounced(ctx context.Context, lotID int64, at time.Time) error
+	// TopEarners ranks every member of the merchant by the points they
+	// earned in [from, to) (leaderboard rewards excluded), ties by member id.
+	TopEarners(ctx context.Context, merchantID string, from, to time.Time, limit int) ([]GroupBoardRow, error)
 	// Board ranks members by the entries from sources booked in [from, to):
 	// Count is the entries from counted minus the others, Points the sum of
 	// deltas; members with a positive Count, highest Count then Points

@@ -6,9 +6,7 @@ import (
 )
 
 // GroupStore stores what wxclub knows of a merchant's groups: the groups,
-// who speaks in them, and which member each sender is; the daily sign-ins
-// (made in a group or on the official account); and the activities
-// operators run in groups.
+// who speaks in them, and the boards and audiences drawn from them.
 type GroupStore interface {
 	// GroupsOfMember returns the ids of the groups where the member's linked
 	// group identity has spoken, for announcements.
@@ -29,6 +27,21 @@ type GroupStore interface {
 	// with the member each is linked to.
 	Senders(ctx context.Context, merchantID, groupID string) ([]LinkedSender, error)
 
+	// Board ranks the members linked to senders of the group by the points
+	// they earned (positive ledger deltas) in [from, to): most first, ties
+	// by member id. Nickname is the one they have in that group.
+	Board(ctx context.Context, merchantID, groupID string, from, to time.Time, limit int) ([]GroupBoardRow, error)
+	// LinkedOpenIDs returns the openids of the following members linked to
+	// senders of the group, and TagAudienceAtLevel those of the following
+	// members at a level (withUnset: also those never evaluated, who are at
+	// the lowest level): the audiences a WeChat tag is synced to.
+	LinkedOpenIDs(ctx context.Context, merchantID, groupID string) ([]string, error)
+	TagAudienceAtLevel(ctx context.Context, merchantID, levelKey string, withUnset bool) ([]string, error)
+}
+
+// GroupLinks stores which member each group sender is, and the 绑定 codes
+// that link them.
+type GroupLinks interface {
 	// LinkOfSender and LinkOfMember return ENOTFOUND when there is no link.
 	LinkOfSender(ctx context.Context, merchantID, senderID string) (*GroupLink, error)
 	LinkOfMember(ctx context.Context, merchantID string, memberID int64) (*GroupLink, error)
@@ -46,13 +59,25 @@ type GroupStore interface {
 	ActiveLinkCode(ctx context.Context, merchantID string, memberID int64, now time.Time) (*LinkCode, error)
 	// UseLinkCode records who used the code and when.
 	UseLinkCode(ctx context.Context, lc *LinkCode) error
+}
 
+// SignInLog stores the daily sign-ins, made in a group or on the official
+// account.
+type SignInLog interface {
 	// SignInOn returns the member's sign-in for a local date (YYYY-MM-DD),
 	// or ENOTFOUND.
 	SignInOn(ctx context.Context, merchantID string, memberID int64, date string) (*DailySignIn, error)
 	// CreateSignIn returns ECONFLICT if the member signed in for that date.
 	CreateSignIn(ctx context.Context, s *DailySignIn) error
+	// StreaksAtStake returns, after afterMemberID and in member order, up to
+	// limit members who signed in on yesterday but not on today, with the
+	// streak they would lose.
+	StreaksAtStake(ctx context.Context, merchantID, yesterday, today string, afterMemberID int64, limit int) ([]DailySignIn, error)
+}
 
+// Activities stores the activities operators run in groups and who joined
+// them.
+type Activities interface {
 	// CreateActivity sets a.ID; ECONFLICT if the group has an unconfirmed
 	// activity with that title.
 	CreateActivity(ctx context.Context, a *Activity) error
@@ -71,24 +96,6 @@ type GroupStore interface {
 	HasEntry(ctx context.Context, activityID, memberID int64) (bool, error)
 	// Entries returns the activity's participants in member id order.
 	Entries(ctx context.Context, activityID int64) ([]*ActivityEntry, error)
-
-	// Board ranks the members linked to senders of the group by the points
-	// they earned (positive ledger deltas) in [from, to): most first, ties
-	// by member id. Nickname is the one they have in that group.
-	Board(ctx context.Context, merchantID, groupID string, from, to time.Time, limit int) ([]GroupBoardRow, error)
-	// LinkedOpenIDs returns the openids of the following members linked to
-	// senders of the group, and TagAudienceAtLevel those of the following
-	// members at a level (withUnset: also those never evaluated, who are at
-	// the lowest level): the audiences a WeChat tag is synced to.
-	LinkedOpenIDs(ctx context.Context, merchantID, groupID string) ([]string, error)
-	TagAudienceAtLevel(ctx context.Context, merchantID, levelKey string, withUnset bool) ([]string, error)
-	// StreaksAtStake returns, after afterMemberID and in member order, up to
-	// limit members who signed in on yesterday but not on today, with the
-	// streak they would lose.
-	StreaksAtStake(ctx context.Context, merchantID, yesterday, today string, afterMemberID int64, limit int) ([]DailySignIn, error)
-	// TopEarners ranks every member of the merchant by the points they
-	// earned in [from, to) (leaderboard rewards excluded), ties by member id.
-	TopEarners(ctx context.Context, merchantID string, from, to time.Time, limit int) ([]GroupBoardRow, error)
 }
 
 // Group is one of a merchant's WeChat groups, as the bridge names it.

@@ -170,7 +170,7 @@ func TestLinkingAGroupSender(t *testing.T) {
 		if got := e.say("wx-anna", "绑定 "+strings.ToLower(code)); !strings.Contains(got, "绑定成功") {
 			t.Fatalf("绑定 with the code = %q", got)
 		}
-		link, err := db.Groups().LinkOfSender(ctx, e.m.ID, "wx-anna")
+		link, err := db.GroupLinks().LinkOfSender(ctx, e.m.ID, "wx-anna")
 		if err != nil || link.MemberID != e.member(openid).ID {
 			t.Fatalf("link = %+v, %v; want wx-anna linked to the member", link, err)
 		}
@@ -222,7 +222,7 @@ func TestLinkingAGroupSender(t *testing.T) {
 			if got := e.say("wx-anna", "绑定 "+code); !strings.Contains(got, "已经绑定过") {
 				t.Fatalf("a linked sender posting another member's code = %q", got)
 			}
-			if link, _ := db.Groups().LinkOfSender(ctx, e.m.ID, "wx-anna"); link.MemberID != e.member(openid).ID {
+			if link, _ := db.GroupLinks().LinkOfSender(ctx, e.m.ID, "wx-anna"); link.MemberID != e.member(openid).ID {
 				t.Fatal("the link moved")
 			}
 		})
@@ -240,7 +240,7 @@ func TestLinkingAGroupSender(t *testing.T) {
 
 func assertUnlinked(t *testing.T, db *models.DB, m *ritual.Merchant, sender string) {
 	t.Helper()
-	if link, err := db.Groups().LinkOfSender(context.Background(), m.ID, sender); ritual.ErrorCode(err) != ritual.ENOTFOUND {
+	if link, err := db.GroupLinks().LinkOfSender(context.Background(), m.ID, sender); ritual.ErrorCode(err) != ritual.ENOTFOUND {
 		t.Fatalf("%s is linked: %+v, %v", sender, link, err)
 	}
 }
@@ -590,7 +590,7 @@ func TestConcurrentJoinsForTheLastSeat(t *testing.T) {
 		if won != 1 || full != n-1 {
 			t.Fatalf("%d joined and %d found it full, want 1 and %d: %q", won, full, n-1, replies)
 		}
-		a, err := db.Groups().LatestActivity(context.Background(), e.m.ID, e.group, "最后一席")
+		a, err := db.Activities().LatestActivity(context.Background(), e.m.ID, e.group, "最后一席")
 		if err != nil || a.Joined != 1 {
 			t.Fatalf("activity = %+v, %v; want one seat taken", a, err)
 		}
@@ -612,11 +612,11 @@ func TestParseActivityDeadlines(t *testing.T) {
 				t.Errorf("%q = %q, want the deadline %s", text, got, want)
 			}
 		}
-		a, err := db.Groups().LatestActivity(context.Background(), e.m.ID, e.group, "三")
+		a, err := db.Activities().LatestActivity(context.Background(), e.m.ID, e.group, "三")
 		if err != nil || a.Deadline.Year() != 2027 {
 			t.Fatalf("三 = %+v, %v; want next year's 11-01", a, err)
 		}
-		if a, err := db.Groups().LatestActivity(context.Background(), e.m.ID, e.group, "四 五"); err != nil || a.Capacity != 3 {
+		if a, err := db.Activities().LatestActivity(context.Background(), e.m.ID, e.group, "四 五"); err != nil || a.Capacity != 3 {
 			t.Fatalf("四 五 = %+v, %v; want a two-word title and 名额 3", a, err)
 		}
 	})

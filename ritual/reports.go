@@ -165,7 +165,7 @@ func (c *Reports) Leaderboard(ctx context.Context, m *Merchant, limit int) (Poin
 	}
 	from := weekStart(c.clock(), m.Location())
 	board := PointsBoard{From: from, To: from.AddDate(0, 0, 7)}
-	rows, err := c.store.Groups().TopEarners(ctx, m.ID, board.From, board.To, limit)
+	rows, err := c.store.Ledger().TopEarners(ctx, m.ID, board.From, board.To, limit)
 	if err != nil {
 		return PointsBoard{}, err
 	}
@@ -182,4 +182,60 @@ func (c *Reports) Leaderboard(ctx context.Context, m *Merchant, limit int) (Poin
 		board.Places = append(board.Places, place)
 	}
 	return board, nil
+}
+
+// ListGroups returns the merchant's groups as the merchant API shows them.
+func (c *Reports) ListGroups(ctx context.Context, m *Merchant) ([]GroupView, error) {
+	groups, err := c.store.Groups().ListGroups(ctx, m.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]GroupView, len(groups))
+	for i, g := range groups {
+		out[i] = GroupView{ID: g.GroupID, Name: g.Name, FirstSeen: g.FirstSeen, Members: g.Members, LinkedMembers: g.LinkedMembers}
+	}
+	return out, nil
+}
+
+// GroupView is a group as the merchant API shows it: a segment of members.
+type GroupView struct {
+	ID            string    `json:"id"`
+	Name          string    `json:"name"`
+	FirstSeen     time.Time `json:"first_seen"`
+	Members       int       `json:"members"`        // senders seen in the group
+	LinkedMembers int       `json:"linked_members"` // of them, linked to a member
+}
+
+// GroupMemberView is one sender of a group as the merchant API shows it.
+type GroupMemberView struct {
+	SenderID  string    `json:"sender_id"`
+	Nickname  string    `json:"nickname"`
+	Linked    bool      `json:"linked"`
+	OpenID    string    `json:"openid"` // the linked member's; "" when not linked or not known by openid
+	Level     string    `json:"level"`  // the linked member's level nickname
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+}
+
+// GroupMembers returns everyone seen in the merchant's group; ENOTFOUND for
+// a group the merchant does not have.
+func (c *Reports) GroupMembers(ctx context.Context, m *Merchant, groupID string) ([]GroupMemberView, error) {
+	if _, err := c.store.Groups().Group(ctx, m.ID, groupID, false); err != nil {
+		return nil, err
+	}
+	senders, err := c.store.Groups().Senders(ctx, m.ID, groupID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]GroupMemberView, len(senders))
+	for i, s := range senders {
+		v := GroupMemberView{SenderID: s.SenderID, Nickname: s.Nickname, Linked: s.MemberID != 0, OpenID: s.OpenID,
+			FirstSeen: s.FirstSeen, LastSeen: s.LastSeen}
+		if v.Linked {
+			lv, _ := m.Membership.Level(s.LevelKey)
+			v.Level = lv.Nickname
+		}
+		out[i] = v
+	}
+	return out, nil
 }

@@ -185,3 +185,12 @@ func (c *Shop) SpendPoints(ctx context.Context, m *Merchant, openidOrPhone strin
 	}
 	return entry, err
 }
+
+// Ledger sources of the group features. References: "<member id>:<local
+// date>" for the sign-in ones, "<activity id>:<member id>" for activities.
+const (
+	SourceSignIn      = "signin"
+	SourceSignInBonus = "signin_bonus"
+	SourceMakeup      = "makeup" // what 补签 costs; the date is the day made up
+	SourceActivity    = "activity"
+)

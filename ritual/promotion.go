@@ -5,67 +5,6 @@ import (
 	"fmt"
 )
 
-// ReevaluateLevels re-evaluates every member of m above the lowest level,
-// so levels fall when old orders slide out of the statistical period. It is
-// the daily job's work; orders and refunds re-evaluate on their own. It
-// returns how many members changed level.
-func (c *Calendar) ReevaluateLevels(ctx context.Context, m *Merchant) (int, error) {
-	lowest := m.Membership.Levels[0].Key
-	return c.reevaluatePages(ctx, m, func(after int64) ([]int64, error) {
-		return c.store.Members().IDsAboveLevel(ctx, m.ID, lowest, after, 500)
-	})
-}
-
-// reevaluatePages re-evaluates the members page lists, page by page (each
-// page the ids after the last one's), and returns how many changed level.
-func (c *changer) reevaluatePages(ctx context.Context, m *Merchant, page func(after int64) ([]int64, error)) (int, error) {
-	changed := 0
-	var after int64
-	for {
-		ids, err := page(after)
-		if err != nil || len(ids) == 0 {
-			return changed, err
-		}
-		for _, id := range ids {
-			moved, err := c.reevaluate(ctx, m, id)
-			if err != nil {
-				return changed, err
-			}
-			if moved {
-				changed++
-			}
-		}
-		after = ids[len(ids)-1]
-	}
-}
-
-// reevaluate settles one member's level in its own transaction.
-func (c *changer) reevaluate(ctx context.Context, m *Merchant, memberID int64) (bool, error) {
-	var before string
-	ch, err := c.changeMember(ctx, m, byID(ctx, memberID), "period", func(ch *memberChange) error {
-		before = ch.member.LevelKey
-		return nil
-	})
-	return err == nil && ch.member.LevelKey != before, err
-}
-
-// ReevaluateAllLevels runs ReevaluateLevels for every merchant.
-func (c *Calendar) ReevaluateAllLevels(ctx context.Context) (int, error) {
-	merchants, err := c.store.Merchants().List(ctx)
-	if err != nil {
-		return 0, err
-	}
-	total := 0
-	for _, m := range merchants {
-		n, err := c.ReevaluateLevels(ctx, m)
-		total += n
-		if err != nil {
-			return total, err
-		}
-	}
-	return total, nil
-}
-
 // moveLevel puts the member where the stats place them. A rise into a level
 // with a ceremony opens the ceremony instead: the right stays at the old
 // level until it is done. A fall happens at once, and closes a ceremony for

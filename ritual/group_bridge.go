@@ -1,0 +1,121 @@
+package ritual
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// The group bridge protocol (DESIGN.md, "Group bridge"): both directions
+// are signed with the merchant's groups.secret.
+const (
+	GroupTimestampHeader = "X-Wxclub-Timestamp"
+	GroupSignatureHeader = "X-Wxclub-Signature"
+)
+
+// GroupSignature returns the X-Wxclub-Signature of a bridge request or
+// callback: "sha256=" + hex(HMAC-SHA256(secret, timestamp + "." + body)).
+func GroupSignature(secret, timestamp string, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(timestamp))
+	mac.Write([]byte("."))
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// VerifyGroupSignature reports, in constant time, whether signature signs
+// timestamp and body with secret.
+func VerifyGroupSignature(secret, timestamp string, body []byte, signature string) bool {
+	if secret == "" || timestamp == "" || signature == "" {
+		return false
+	}
+	return hmac.Equal([]byte(GroupSignature(secret, timestamp, body)), []byte(signature))
+}
+
+// Limits of the bridge protocol's fields, as stored.
+const (
+	maxGroupIDLen   = 128
+	maxNicknameLen  = 64
+	maxGroupNameLen = 128
+	// linkCodeLife is how long a 绑定 code can be used.
+	linkCodeLife = 10 * time.Minute
+	linkCodeLen  = 6
+	// linkTriesPerHour limits guessing codes, per sender.
+	linkTriesPerHour = 5
+	// boardSize is how many places 排行 shows.
+	boardSize = 10
+)
+
+// Validate checks what the bridge sent before anything is stored.
+func (g GroupMessage) Validate() error {
+	switch {
+	case g.MsgID == "" || len(g.MsgID) > 128:
+		return Errorf(EBADREQUEST, "msg_id is required (at most 128 bytes)")
+	case g.GroupID == "" || len(g.GroupID) > maxGroupIDLen:
+		return Errorf(EBADREQUEST, "group_id is required (at most %d bytes)", maxGroupIDLen)
+	case g.Sender.ID == "" || len(g.Sender.ID) > maxGroupIDLen:
+		return Errorf(EBADREQUEST, "sender.id is required (at most %d bytes)", maxGroupIDLen)
+	case !utf8.ValidString(g.Text) || !utf8.ValidString(g.Sender.Nickname) || !utf8.ValidString(g.GroupName):
+		return Errorf(EBADREQUEST, "text, nickname and group_name must be UTF-8")
+	}
+	return nil
+}
+
+// DedupeKey identifies a bridge delivery across its retries. The prefix
+// keeps it apart from the official account's keys in the same log.
+func (g GroupMessage) DedupeKey() string {
+	sum := sha256.Sum256([]byte("group\x00" + g.MsgID))
+	return hex.EncodeToString(sum[:])
+}
+
+// maxStoredReply is the inbound log's reply column, in characters.
+const maxStoredReply = 4096
+
+// encodeGroupReplies stores replies as a JSON array ("[]" for none),
+// shortening long texts so the array fits the reply column.
+func encodeGroupReplies(replies []Reply) (string, error) {
+	texts := make([]groupReplyJSON, len(replies))
+	for i, r := range replies {
+		texts[i] = groupReplyJSON{Text: r.Text}
+	}
+	for {
+		b, err := json.Marshal(texts)
+		if err != nil {
+			return "", fmt.Errorf("ritual: encode group replies: %w", err)
+		}
+		if utf8.RuneCount(b) <= maxStoredReply {
+			return string(b), nil
+		}
+		longest := 0
+		for i := range texts {
+			if len(texts[i].Text) > len(texts[longest].Text) {
+				longest = i
+			}
+		}
+		r := []rune(texts[longest].Text)
+		if len(r) < 8 {
+			return "", fmt.Errorf("ritual: %d group replies do not fit the reply column", len(texts))
+		}
+		texts[longest].Text = string(r[:len(r)*3/4]) + "…"
+	}
+}
+
+type groupReplyJSON struct {
+	Text string `json:"text"`
+}
+
+func decodeGroupReplies(stored string) ([]Reply, error) {
+	var texts []groupReplyJSON
+	if err := json.Unmarshal([]byte(stored), &texts); err != nil {
+		return nil, fmt.Errorf("ritual: decode stored group replies: %w", err)
+	}
+	out := make([]Reply, len(texts))
+	for i, t := range texts {
+		out[i] = Reply{Text: t.Text}
+	}
+	return out, nil
+}
