@@ -92,7 +92,6 @@ func New(opts Options) http.Handler {
 		opts.Metrics = NewMetrics()
 	}
 	s := &Server{club: opts.Club, replayWindow: opts.ReplayWindow, log: opts.Logger, metrics: opts.Metrics, logOpenIDs: opts.LogOpenIDs}
-	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.ContextWithFallback = true // c.Request.Context() cancellation reaches the domain
 	r.Use(s.requestLog(), s.recoverPanic())
