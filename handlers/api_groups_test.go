@@ -103,7 +103,9 @@ func (f *fakeTagger) TagUsers(_ context.Context, _ *ritual.Merchant, tagID int, 
 
 // withTagger serves e's club again, with tagger.
 func (e *env) withTagger(tagger ritual.Tagger) {
-	srv := httptest.NewServer(handlers.New(handlers.Options{Club: e.club, ReplayWindow: 5 * time.Minute, Tagger: tagger}))
+	opts := clubOptions(e.club)
+	opts.ReplayWindow, opts.Tagger = 5*time.Minute, tagger
+	srv := httptest.NewServer(handlers.New(opts))
 	e.t.Cleanup(srv.Close)
 	e.server = srv
 }

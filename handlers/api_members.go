@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -10,11 +11,28 @@ import (
 	"github.com/wxclub/wxclub/ritual"
 )
 
+// Members is what the merchant API shows of a member, found by openid or
+// mobile number; a member of another merchant is ENOTFOUND.
+type Members interface {
+	MemberView(ctx context.Context, m *ritual.Merchant, openidOrPhone string) (ritual.MemberView, error)
+	// Rights returns the core right of the member's level.
+	Rights(ctx context.Context, m *ritual.Merchant, openidOrPhone string) (ritual.RightView, error)
+	// Ledger returns up to limit entries older than before (0: the newest).
+	Ledger(ctx context.Context, m *ritual.Merchant, openidOrPhone string, before int64, limit int) (ritual.LedgerPage, error)
+}
+
+var _ Members = (*ritual.Club)(nil)
+
+// membersAPI answers /api/v1/members/:openid and its ledger and rights.
+type membersAPI struct {
+	members Members
+}
+
 // getMember answers GET /api/v1/members/:openid (an openid or a mobile
 // number). A member of another merchant is simply not found: keys never
 // learn about other merchants.
-func (s *Server) getMember(c *gin.Context) {
-	view, err := s.club.MemberView(c.Request.Context(), merchantOf(c), c.Param("openid"))
+func (h *membersAPI) getMember(c *gin.Context) {
+	view, err := h.members.MemberView(c.Request.Context(), merchantOf(c), c.Param("openid"))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -24,8 +42,8 @@ func (s *Server) getMember(c *gin.Context) {
 
 // getRights answers GET /api/v1/members/:openid/rights: what a shop applies
 // at checkout.
-func (s *Server) getRights(c *gin.Context) {
-	rights, err := s.club.Rights(c.Request.Context(), merchantOf(c), c.Param("openid"))
+func (h *membersAPI) getRights(c *gin.Context) {
+	rights, err := h.members.Rights(c.Request.Context(), merchantOf(c), c.Param("openid"))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -54,7 +72,7 @@ type ledgerView struct {
 
 // getLedger answers GET /api/v1/members/:openid/ledger?limit=&before=,
 // newest first.
-func (s *Server) getLedger(c *gin.Context) {
+func (h *membersAPI) getLedger(c *gin.Context) {
 	limit, err := queryInt(c, "limit", 20)
 	if err != nil {
 		writeError(c, err)
@@ -65,7 +83,7 @@ func (s *Server) getLedger(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	page, err := s.club.Ledger(c.Request.Context(), merchantOf(c), c.Param("openid"), int64(before), limit)
+	page, err := h.members.Ledger(c.Request.Context(), merchantOf(c), c.Param("openid"), int64(before), limit)
 	if err != nil {
 		writeError(c, err)
 		return

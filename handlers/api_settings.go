@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,10 +12,32 @@ import (
 	"github.com/wxclub/wxclub/ritual"
 )
 
+// Settings is the merchant's configuration as the merchant edits it:
+// sections of JSON, secrets masked when read, every change a new version.
+type Settings interface {
+	Settings(ctx context.Context, m *ritual.Merchant) (ritual.SettingsDoc, error)
+	// Section returns one section and the current version.
+	Section(ctx context.Context, m *ritual.Merchant, section string) (value json.RawMessage, version int, err error)
+	// UpdateSettings replaces one section with body and stores a new
+	// version by whom: bad input is EINVALID naming the field and changes
+	// nothing; ifVersion, when not 0, must be the current version
+	// (ECONFLICT otherwise).
+	UpdateSettings(ctx context.Context, m *ritual.Merchant, section string, body []byte, by string, ifVersion int) (*ritual.SettingsVersion, error)
+	// SettingsVersions lists the changes, newest first.
+	SettingsVersions(ctx context.Context, m *ritual.Merchant, limit int) ([]ritual.SettingsVersion, error)
+}
+
+var _ Settings = (*ritual.Club)(nil)
+
+// settingsAPI answers /api/v1/settings.
+type settingsAPI struct {
+	settings Settings
+}
+
 // getSettings answers GET /api/v1/settings: every section, secrets masked,
 // and the version.
-func (s *Server) getSettings(c *gin.Context) {
-	doc, err := s.club.Settings(c.Request.Context(), merchantOf(c))
+func (h *settingsAPI) getSettings(c *gin.Context) {
+	doc, err := h.settings.Settings(c.Request.Context(), merchantOf(c))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -23,8 +47,8 @@ func (s *Server) getSettings(c *gin.Context) {
 }
 
 // getSettingsSection answers GET /api/v1/settings/:section.
-func (s *Server) getSettingsSection(c *gin.Context) {
-	value, version, err := s.club.Section(c.Request.Context(), merchantOf(c), c.Param("section"))
+func (h *settingsAPI) getSettingsSection(c *gin.Context) {
+	value, version, err := h.settings.Section(c.Request.Context(), merchantOf(c), c.Param("section"))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -36,7 +60,7 @@ func (s *Server) getSettingsSection(c *gin.Context) {
 // putSettingsSection answers PUT /api/v1/settings/:section with the
 // section's new value as the body. If-Match (the version, as the ETag
 // gave it) makes a lost update a 409.
-func (s *Server) putSettingsSection(c *gin.Context) {
+func (h *settingsAPI) putSettingsSection(c *gin.Context) {
 	body, err := readLimited(c.Request, maxAPIBody)
 	if err != nil {
 		writeError(c, err)
@@ -49,7 +73,7 @@ func (s *Server) putSettingsSection(c *gin.Context) {
 			return
 		}
 	}
-	v, err := s.club.UpdateSettings(c.Request.Context(), merchantOf(c), c.Param("section"), body, "api", ifVersion)
+	v, err := h.settings.UpdateSettings(c.Request.Context(), merchantOf(c), c.Param("section"), body, "api", ifVersion)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -60,13 +84,13 @@ func (s *Server) putSettingsSection(c *gin.Context) {
 
 // getSettingsVersions answers GET /api/v1/settings/versions?limit=: who
 // changed what, when.
-func (s *Server) getSettingsVersions(c *gin.Context) {
+func (h *settingsAPI) getSettingsVersions(c *gin.Context) {
 	limit, err := queryInt(c, "limit", 50)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	list, err := s.club.SettingsVersions(c.Request.Context(), merchantOf(c), limit)
+	list, err := h.settings.SettingsVersions(c.Request.Context(), merchantOf(c), limit)
 	if err != nil {
 		writeError(c, err)
 		return

@@ -12,6 +12,25 @@ import (
 	"github.com/wxclub/wxclub/ritual"
 )
 
+// GroupChat is the conversation in the merchant's groups, as a bridge
+// reports it.
+type GroupChat interface {
+	// Now is the time a message's timestamp is held to (the replay window).
+	Now() time.Time
+	// HandleGroupMessage decides what a message in a group does and what
+	// the bot says there.
+	HandleGroupMessage(ctx context.Context, m *ritual.Merchant, msg ritual.GroupMessage) ([]ritual.Reply, error)
+}
+
+var _ GroupChat = (*ritual.Club)(nil)
+
+// groupWebhook answers the group bridge's webhook, /group/:merchant.
+type groupWebhook struct {
+	merchants    Merchants
+	chat         GroupChat
+	replayWindow time.Duration
+}
+
 // groupReply is one thing the bot says in the group.
 type groupReply struct {
 	Text string `json:"text"`
@@ -28,8 +47,8 @@ type groupAnswer struct {
 // missing or wrong signature, or a timestamp outside the replay window, is
 // 401; a body over 64 KiB 413; JSON that does not parse 400. Every
 // rejection happens before the domain is called, so it stores nothing.
-func (s *Server) groupMessage(c *gin.Context) {
-	m, err := s.club.Merchant(c.Request.Context(), c.Param("merchant"))
+func (g *groupWebhook) groupMessage(c *gin.Context) {
+	m, err := g.merchants.Merchant(c.Request.Context(), c.Param("merchant"))
 	if err == nil && !m.Groups.Enabled() {
 		err = ritual.Errorf(ritual.ENOTFOUND, "merchant %s has no group bridge", m.ID)
 	}
@@ -42,7 +61,7 @@ func (s *Server) groupMessage(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	if err := s.checkGroupSignature(c, m, body); err != nil {
+	if err := g.checkGroupSignature(c, m, body); err != nil {
 		writeError(c, err)
 		return
 	}
@@ -53,7 +72,7 @@ func (s *Server) groupMessage(c *gin.Context) {
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), webhookDeadline)
 	defer cancel()
-	replies, err := s.club.HandleGroupMessage(ctx, m, msg)
+	replies, err := g.chat.HandleGroupMessage(ctx, m, msg)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -67,7 +86,7 @@ func (s *Server) groupMessage(c *gin.Context) {
 
 // checkGroupSignature verifies X-Wxclub-Signature over the timestamp and
 // the raw body, and the timestamp against the replay window.
-func (s *Server) checkGroupSignature(c *gin.Context, m *ritual.Merchant, body []byte) error {
+func (g *groupWebhook) checkGroupSignature(c *gin.Context, m *ritual.Merchant, body []byte) error {
 	ts := c.GetHeader(ritual.GroupTimestampHeader)
 	sig := c.GetHeader(ritual.GroupSignatureHeader)
 	if ts == "" || sig == "" {
@@ -76,15 +95,15 @@ func (s *Server) checkGroupSignature(c *gin.Context, m *ritual.Merchant, body []
 	if !ritual.VerifyGroupSignature(m.Groups.Secret, ts, body, sig) {
 		return ritual.Errorf(ritual.EUNAUTHORIZED, "bad signature")
 	}
-	if s.replayWindow <= 0 {
+	if g.replayWindow <= 0 {
 		return nil
 	}
 	unix, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {
 		return ritual.Errorf(ritual.EUNAUTHORIZED, "%s is not unix seconds", ritual.GroupTimestampHeader)
 	}
-	skew := s.club.Now().Sub(time.Unix(unix, 0))
-	if skew > s.replayWindow || skew < -s.replayWindow {
+	skew := g.chat.Now().Sub(time.Unix(unix, 0))
+	if skew > g.replayWindow || skew < -g.replayWindow {
 		return ritual.Errorf(ritual.EUNAUTHORIZED, "timestamp is %s away from now, outside the replay window", skew.Round(time.Second))
 	}
 	return nil

@@ -1,12 +1,13 @@
 // Package handlers is wxclub's HTTP surface on gin: the official-account
-// webhook, the group-bridge webhook, the merchant API, health checks. It is
-// thin: it authenticates, parses and answers, and leaves every decision to
-// the domain (package ritual) through the Club interface declared here.
+// webhook, the group-bridge webhook, the merchant API, health checks and
+// metrics. It is thin: it authenticates, parses and answers, and leaves
+// every decision to the domain (package ritual). Each group of handlers
+// declares the small interface it needs beside it (Orders in api_orders.go,
+// Chat in wechat_webhook.go, ...) and holds only that; *ritual.Club
+// implements them all.
 package handlers
 
 import (
-	"context"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"time"
@@ -16,44 +17,28 @@ import (
 	"github.com/wxclub/wxclub/ritual"
 )
 
-// Club is what the handlers need from the domain; *ritual.Club implements it.
-type Club interface {
-	Now() time.Time
-	Ready(ctx context.Context) error
-	Merchant(ctx context.Context, id string) (*ritual.Merchant, error)
-	MerchantByAPIKey(ctx context.Context, key string) (*ritual.Merchant, error)
-	HandleMessage(ctx context.Context, m *ritual.Merchant, msg ritual.InboundMessage) (ritual.Reply, error)
-	MemberView(ctx context.Context, m *ritual.Merchant, openidOrPhone string) (ritual.MemberView, error)
-	Rights(ctx context.Context, m *ritual.Merchant, openidOrPhone string) (ritual.RightView, error)
-	Ledger(ctx context.Context, m *ritual.Merchant, openidOrPhone string, before int64, limit int) (ritual.LedgerPage, error)
-	RecordOrder(ctx context.Context, m *ritual.Merchant, in ritual.OrderInput) (*ritual.OrderAnswer, bool, error)
-	RecordRefund(ctx context.Context, m *ritual.Merchant, in ritual.RefundInput) (*ritual.RefundAnswer, bool, error)
-	Redeem(ctx context.Context, m *ritual.Merchant, openidOrPhone, reward, redemptionNo string) (*ritual.Redemption, bool, error)
-	Coupons(ctx context.Context, m *ritual.Merchant, openidOrPhone string) ([]*ritual.Coupon, error)
-	UseCoupon(ctx context.Context, m *ritual.Merchant, code string) (*ritual.Coupon, error)
-	Card(ctx context.Context, m *ritual.Merchant, openidOrPhone string, permanent bool) (ritual.CardView, error)
-	Funnel(ctx context.Context, m *ritual.Merchant, from, to time.Time) (ritual.FunnelReport, error)
-	Referrals(ctx context.Context, m *ritual.Merchant, month string, limit int) (ritual.ReferralBoard, error)
-	QRImage(ctx context.Context, merchantID, scene string) (string, error)
-	HandleGroupMessage(ctx context.Context, m *ritual.Merchant, msg ritual.GroupMessage) ([]ritual.Reply, error)
-	ListGroups(ctx context.Context, m *ritual.Merchant) ([]ritual.GroupView, error)
-	GroupMembers(ctx context.Context, m *ritual.Merchant, groupID string) ([]ritual.GroupMemberView, error)
-	SyncTag(ctx context.Context, m *ritual.Merchant, tagger ritual.Tagger, req ritual.TagSyncRequest) (*ritual.TagSyncReport, error)
-	Ceremonies(ctx context.Context, m *ritual.Merchant, status string, limit int) ([]ritual.CeremonyView, error)
-	GrantCeremony(ctx context.Context, m *ritual.Merchant, id int64) (ritual.CeremonyView, error)
-	CampaignStatuses(ctx context.Context, m *ritual.Merchant) ([]ritual.CampaignStatus, error)
-	CampaignReport(ctx context.Context, m *ritual.Merchant, campaign string) ([]ritual.ReportLine, error)
-	Settings(ctx context.Context, m *ritual.Merchant) (ritual.SettingsDoc, error)
-	Section(ctx context.Context, m *ritual.Merchant, section string) (json.RawMessage, int, error)
-	UpdateSettings(ctx context.Context, m *ritual.Merchant, section string, body []byte, by string, ifVersion int) (*ritual.SettingsVersion, error)
-	SettingsVersions(ctx context.Context, m *ritual.Merchant, limit int) ([]ritual.SettingsVersion, error)
-}
-
-var _ Club = (*ritual.Club)(nil)
-
-// Options configures the HTTP surface.
+// Options configures the HTTP surface. The domain fields, Merchants to
+// Settings, are required: New panics when one is nil, so a wiring mistake
+// stops the process at start instead of answering requests with a 500.
 type Options struct {
-	Club Club
+	Merchants  Merchants
+	Chat       Chat
+	GroupChat  GroupChat
+	Members    Members
+	Cards      Cards
+	Orders     Orders
+	Rewards    Rewards
+	Reports    Reports
+	Groups     Groups
+	Ceremonies Ceremonies
+	Settings   Settings
+	// Club, when set, fills each domain field above that is nil with itself
+	// (it must implement them all, as *ritual.Club does).
+	//
+	// Deprecated: set the fields. Club stays only until the tests of
+	// handlers/console, which are being changed separately, stop using it.
+	Club any
+
 	// ReplayWindow rejects signed requests whose timestamp is further than
 	// this from now; 0 turns the check off.
 	ReplayWindow time.Duration
@@ -74,61 +59,133 @@ type Options struct {
 	Console http.Handler
 }
 
-// Server holds the handlers' dependencies.
-type Server struct {
-	club         Club
-	replayWindow time.Duration
-	log          *slog.Logger
-	metrics      *Metrics
-	logOpenIDs   bool
+// fillFromClub sets each nil domain field of opts to opts.Club, if it
+// implements that field's interface.
+func fillFromClub(opts *Options) {
+	if opts.Club == nil {
+		return
+	}
+	c := opts.Club
+	if opts.Merchants == nil {
+		opts.Merchants, _ = c.(Merchants)
+	}
+	if opts.Chat == nil {
+		opts.Chat, _ = c.(Chat)
+	}
+	if opts.GroupChat == nil {
+		opts.GroupChat, _ = c.(GroupChat)
+	}
+	if opts.Members == nil {
+		opts.Members, _ = c.(Members)
+	}
+	if opts.Cards == nil {
+		opts.Cards, _ = c.(Cards)
+	}
+	if opts.Orders == nil {
+		opts.Orders, _ = c.(Orders)
+	}
+	if opts.Rewards == nil {
+		opts.Rewards, _ = c.(Rewards)
+	}
+	if opts.Reports == nil {
+		opts.Reports, _ = c.(Reports)
+	}
+	if opts.Groups == nil {
+		opts.Groups, _ = c.(Groups)
+	}
+	if opts.Ceremonies == nil {
+		opts.Ceremonies, _ = c.(Ceremonies)
+	}
+	if opts.Settings == nil {
+		opts.Settings, _ = c.(Settings)
+	}
 }
 
-// New returns the HTTP handler of the whole service.
+// requireDomain panics naming the first domain field of opts that is nil.
+func requireDomain(opts Options) {
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"Merchants", opts.Merchants != nil},
+		{"Chat", opts.Chat != nil},
+		{"GroupChat", opts.GroupChat != nil},
+		{"Members", opts.Members != nil},
+		{"Cards", opts.Cards != nil},
+		{"Orders", opts.Orders != nil},
+		{"Rewards", opts.Rewards != nil},
+		{"Reports", opts.Reports != nil},
+		{"Groups", opts.Groups != nil},
+		{"Ceremonies", opts.Ceremonies != nil},
+		{"Settings", opts.Settings != nil},
+	} {
+		if !f.set {
+			panic("handlers.New: Options." + f.name + " is nil; its routes would fail on every request")
+		}
+	}
+}
+
+// New returns the HTTP handler of the whole service. It panics when a
+// domain field of opts is nil.
 func New(opts Options) http.Handler {
+	fillFromClub(&opts)
+	requireDomain(opts)
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Metrics == nil {
 		opts.Metrics = NewMetrics()
 	}
-	s := &Server{club: opts.Club, replayWindow: opts.ReplayWindow, log: opts.Logger, metrics: opts.Metrics, logOpenIDs: opts.LogOpenIDs}
-	gin.SetMode(gin.ReleaseMode)
+	official := &wechatWebhook{
+		merchants: opts.Merchants, chat: opts.Chat, replayWindow: opts.ReplayWindow,
+		log: opts.Logger, metrics: opts.Metrics, logOpenIDs: opts.LogOpenIDs,
+	}
+	bridge := &groupWebhook{merchants: opts.Merchants, chat: opts.GroupChat, replayWindow: opts.ReplayWindow}
+	members := &membersAPI{members: opts.Members}
+	cards := &cardsAPI{cards: opts.Cards}
+	orders := &ordersAPI{orders: opts.Orders}
+	rewards := &rewardsAPI{rewards: opts.Rewards}
+	reports := &reportsAPI{reports: opts.Reports}
+	groups := &groupsAPI{groups: opts.Groups, tagger: opts.Tagger}
+	ceremonies := &ceremoniesAPI{ceremonies: opts.Ceremonies}
+	settings := &settingsAPI{settings: opts.Settings}
+
 	r := gin.New()
 	r.ContextWithFallback = true // c.Request.Context() cancellation reaches the domain
-	r.Use(s.requestLog(), s.recoverPanic())
+	r.Use(requestLog(opts.Logger), recoverPanic(opts.Logger))
 
-	r.GET("/healthz", s.healthz)
-	r.GET("/readyz", s.readyz)
+	r.GET("/healthz", healthz)
+	r.GET("/readyz", readyz(opts.Merchants))
 	r.GET("/metrics", gin.WrapH(opts.Metrics.Handler()))
-	r.GET("/wechat/:merchant", s.wechatVerify)
-	r.POST("/wechat/:merchant", s.wechatMessage)
-	r.POST("/group/:merchant", s.groupMessage)
+	r.GET("/wechat/:merchant", official.wechatVerify)
+	r.POST("/wechat/:merchant", official.wechatMessage)
+	r.POST("/group/:merchant", bridge.groupMessage)
 
-	r.GET("/api/v1/openapi.json", s.getOpenAPI)
-	api := r.Group("/api/v1", s.authenticate)
-	api.GET("/members/:openid", s.getMember)
-	api.GET("/members/:openid/ledger", s.getLedger)
-	api.GET("/members/:openid/rights", s.getRights)
-	api.POST("/orders", s.postOrder)
-	api.POST("/orders/:order_no/refunds", s.postRefund)
-	api.POST("/members/:openid/redemptions", s.postRedemption)
-	api.GET("/members/:openid/coupons", s.getCoupons)
-	api.POST("/coupons/:code/use", s.postCouponUse)
-	api.GET("/members/:openid/card", s.getCard)
-	api.GET("/funnel", s.getFunnel)
-	api.GET("/referrals/leaderboard", s.getReferralBoard)
-	api.GET("/groups", s.getGroups)
-	api.GET("/groups/:id/members", s.getGroupMembers)
-	api.POST("/tags/sync", s.postTagSync(opts.Tagger))
-	api.GET("/ceremonies", s.getCeremonies)
-	api.POST("/ceremonies/:id/grant", s.postCeremonyGrant)
-	api.GET("/campaigns", s.getCampaigns)
-	api.GET("/campaigns/report", s.getCampaignReport)
-	api.GET("/settings", s.getSettings)
-	api.GET("/settings/versions", s.getSettingsVersions)
-	api.GET("/settings/:section", s.getSettingsSection)
-	api.PUT("/settings/:section", s.putSettingsSection)
-	r.GET("/qr/:merchant/:scene", s.getQR)
+	r.GET("/api/v1/openapi.json", getOpenAPI)
+	api := r.Group("/api/v1", authenticate(opts.Merchants))
+	api.GET("/members/:openid", members.getMember)
+	api.GET("/members/:openid/ledger", members.getLedger)
+	api.GET("/members/:openid/rights", members.getRights)
+	api.POST("/orders", orders.postOrder)
+	api.POST("/orders/:order_no/refunds", orders.postRefund)
+	api.POST("/members/:openid/redemptions", rewards.postRedemption)
+	api.GET("/members/:openid/coupons", rewards.getCoupons)
+	api.POST("/coupons/:code/use", rewards.postCouponUse)
+	api.GET("/members/:openid/card", cards.getCard)
+	api.GET("/funnel", reports.getFunnel)
+	api.GET("/referrals/leaderboard", reports.getReferralBoard)
+	api.GET("/groups", groups.getGroups)
+	api.GET("/groups/:id/members", groups.getGroupMembers)
+	api.POST("/tags/sync", groups.postTagSync)
+	api.GET("/ceremonies", ceremonies.getCeremonies)
+	api.POST("/ceremonies/:id/grant", ceremonies.postCeremonyGrant)
+	api.GET("/campaigns", reports.getCampaigns)
+	api.GET("/campaigns/report", reports.getCampaignReport)
+	api.GET("/settings", settings.getSettings)
+	api.GET("/settings/versions", settings.getSettingsVersions)
+	api.GET("/settings/:section", settings.getSettingsSection)
+	api.PUT("/settings/:section", settings.putSettingsSection)
+	r.GET("/qr/:merchant/:scene", cards.getQR)
 
 	if opts.Emulator != nil {
 		r.Any("/emu/*path", gin.WrapH(opts.Emulator))

@@ -9,19 +9,22 @@ import (
 )
 
 // healthz answers while the process runs.
-func (s *Server) healthz(c *gin.Context) {
+func healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
-// readyz answers 200 only while the database answers, so a load balancer
-// stops sending traffic to a replica that cannot store anything.
-func (s *Server) readyz(c *gin.Context) {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.club.Ready(ctx); err != nil {
-		c.Error(err)
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "reason": "database unreachable"})
-		return
+// readyz returns the handler that answers 200 only while merchants can be
+// found (the database answers), so a load balancer stops sending traffic to
+// a replica that cannot store anything.
+func readyz(merchants Merchants) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+		defer cancel()
+		if err := merchants.Ready(ctx); err != nil {
+			c.Error(err)
+			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "reason": "database unreachable"})
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"status": "ready"})
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "ready"})
 }

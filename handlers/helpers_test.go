@@ -39,10 +39,26 @@ func newEnv(t *testing.T, db *models.DB, clock *ritualtest.Clock, mode string, w
 	club := ritual.NewClub(db, ritual.ClubOptions{Clock: clock.Now})
 	e := &env{t: t, db: db, club: club, clock: clock}
 	e.merchant, e.apiKey = e.seed(ritualtest.Merchant(mode))
-	e.server = httptest.NewServer(handlers.New(handlers.Options{Club: club, ReplayWindow: window}))
+	opts := clubOptions(club)
+	opts.ReplayWindow = window
+	e.server = httptest.NewServer(handlers.New(opts))
 	t.Cleanup(e.server.Close)
 	return e
 }
+
+// clubOptions puts club behind every route, as cmd/wxclub does.
+func clubOptions(club *ritual.Club) handlers.Options {
+	return handlers.Options{
+		Merchants: club, Chat: club, GroupChat: club, Members: club, Cards: club, Orders: club,
+		Rewards: club, Reports: club, Groups: club, Ceremonies: club, Settings: club,
+	}
+}
+
+// noDomain returns options for a router with no domain behind it, for
+// what needs none (the OpenAPI document): every domain field holds a nil
+// *ritual.Club, so New builds every route and any call into the domain
+// panics.
+func noDomain() handlers.Options { return clubOptions(nil) }
 
 func (e *env) seed(m *ritual.Merchant) (*ritual.Merchant, string) {
 	e.t.Helper()

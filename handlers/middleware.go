@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -13,12 +14,28 @@ import (
 	"github.com/wxclub/wxclub/ritual"
 )
 
+// Merchants finds the merchant a request is for: by the id in a webhook's
+// path, or by the API key a shop sends. Every request but the health checks
+// starts here, so Ready, whether merchants can be found at all (the database
+// answers), is what /readyz reports.
+type Merchants interface {
+	// Merchant returns the merchant with id; ENOTFOUND if there is none.
+	Merchant(ctx context.Context, id string) (*ritual.Merchant, error)
+	// MerchantByAPIKey returns the merchant whose API key is key;
+	// EUNAUTHORIZED if no merchant has it.
+	MerchantByAPIKey(ctx context.Context, key string) (*ritual.Merchant, error)
+	// Ready returns an error while the store of merchants does not answer.
+	Ready(ctx context.Context) error
+}
+
+var _ Merchants = (*ritual.Club)(nil)
+
 // requestIDHeader carries the request id in and out.
 const requestIDHeader = "X-Request-Id"
 
 // requestLog writes one line per request. It logs the route pattern, never
 // the query string or body: those hold signatures, openids and messages.
-func (s *Server) requestLog() gin.HandlerFunc {
+func requestLog(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		id := c.GetHeader(requestIDHeader)
@@ -45,7 +62,7 @@ func (s *Server) requestLog() gin.HandlerFunc {
 		if len(c.Errors) > 0 {
 			attrs = append(attrs, "err", c.Errors.Last().Error())
 		}
-		s.log.Log(c.Request.Context(), level, "request", attrs...)
+		log.Log(c.Request.Context(), level, "request", attrs...)
 	}
 }
 
@@ -56,9 +73,9 @@ func newRequestID() string {
 }
 
 // recoverPanic turns a panic into a 500 and a log line, and keeps serving.
-func (s *Server) recoverPanic() gin.HandlerFunc {
+func recoverPanic(log *slog.Logger) gin.HandlerFunc {
 	return gin.CustomRecovery(func(c *gin.Context, recovered any) {
-		s.log.ErrorContext(c.Request.Context(), "panic", "panic", fmt.Sprint(recovered), "route", c.FullPath())
+		log.ErrorContext(c.Request.Context(), "panic", "panic", fmt.Sprint(recovered), "route", c.FullPath())
 		c.AbortWithStatus(http.StatusInternalServerError)
 	})
 }
@@ -66,23 +83,26 @@ func (s *Server) recoverPanic() gin.HandlerFunc {
 // merchantKey is where authenticate leaves the caller's merchant.
 const merchantKey = "merchant"
 
-// authenticate resolves "Authorization: Bearer <api_key>" to a merchant.
-func (s *Server) authenticate(c *gin.Context) {
-	const prefix = "Bearer "
-	header := c.GetHeader("Authorization")
-	if len(header) <= len(prefix) || header[:len(prefix)] != prefix {
-		c.Header("WWW-Authenticate", `Bearer realm="wxclub"`)
-		writeError(c, ritual.Errorf(ritual.EUNAUTHORIZED, "send the merchant API key as 'Authorization: Bearer <api_key>'"))
-		return
+// authenticate returns the middleware that resolves
+// "Authorization: Bearer <api_key>" to a merchant.
+func authenticate(merchants Merchants) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		const prefix = "Bearer "
+		header := c.GetHeader("Authorization")
+		if len(header) <= len(prefix) || header[:len(prefix)] != prefix {
+			c.Header("WWW-Authenticate", `Bearer realm="wxclub"`)
+			writeError(c, ritual.Errorf(ritual.EUNAUTHORIZED, "send the merchant API key as 'Authorization: Bearer <api_key>'"))
+			return
+		}
+		m, err := merchants.MerchantByAPIKey(c.Request.Context(), header[len(prefix):])
+		if err != nil {
+			c.Header("WWW-Authenticate", `Bearer realm="wxclub", error="invalid_token"`)
+			writeError(c, err)
+			return
+		}
+		c.Set(merchantKey, m)
+		c.Next()
 	}
-	m, err := s.club.MerchantByAPIKey(c.Request.Context(), header[len(prefix):])
-	if err != nil {
-		c.Header("WWW-Authenticate", `Bearer realm="wxclub", error="invalid_token"`)
-		writeError(c, err)
-		return
-	}
-	c.Set(merchantKey, m)
-	c.Next()
 }
 
 // merchantOf returns the merchant authenticate found.

@@ -12,6 +12,6 @@ import (
 var openAPIDoc []byte
 
 // getOpenAPI answers GET /api/v1/openapi.json, without an API key.
-func (s *Server) getOpenAPI(c *gin.Context) {
+func getOpenAPI(c *gin.Context) {
 	c.Data(200, "application/json; charset=utf-8", openAPIDoc)
 }

@@ -53,11 +53,11 @@ func fetchOpenAPI(t *testing.T, base string) openAPIDoc {
 	return doc
 }
 
-// servedOpenAPI serves the router without a club (the document needs none)
-// and fetches the document from it.
+// servedOpenAPI serves the router without a domain (the document needs
+// none) and fetches the document from it.
 func servedOpenAPI(t *testing.T) (openAPIDoc, http.Handler) {
 	t.Helper()
-	h := handlers.New(handlers.Options{})
+	h := handlers.New(noDomain())
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return fetchOpenAPI(t, srv.URL), h

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -22,15 +23,36 @@ const (
 	webhookDeadline = 4500 * time.Millisecond
 )
 
+// Chat is the conversation with followers of the official account.
+type Chat interface {
+	// Now is the time a delivery's timestamp is held to (the replay window).
+	Now() time.Time
+	// HandleMessage decides what a delivery does and what to reply; a
+	// repeated delivery gets the first answer again.
+	HandleMessage(ctx context.Context, m *ritual.Merchant, msg ritual.InboundMessage) (ritual.Reply, error)
+}
+
+var _ Chat = (*ritual.Club)(nil)
+
+// wechatWebhook answers the official account's webhook, /wechat/:merchant.
+type wechatWebhook struct {
+	merchants    Merchants
+	chat         Chat
+	replayWindow time.Duration
+	log          *slog.Logger
+	metrics      *Metrics
+	logOpenIDs   bool
+}
+
 // wechatVerify answers WeChat's server URL check (GET with echostr).
-func (s *Server) wechatVerify(c *gin.Context) {
-	m, ok := s.signedMerchant(c)
+func (w *wechatWebhook) wechatVerify(c *gin.Context) {
+	m, ok := w.signedMerchant(c)
 	if !ok {
 		return
 	}
 	echostr := c.Query("echostr")
 	if echostr == "" {
-		s.reject(c, ritual.Errorf(ritual.EBADREQUEST, "echostr is missing"), m.ID)
+		w.reject(c, ritual.Errorf(ritual.EBADREQUEST, "echostr is missing"), m.ID)
 		return
 	}
 	c.String(http.StatusOK, echostr)
@@ -39,44 +61,44 @@ func (s *Server) wechatVerify(c *gin.Context) {
 // wechatMessage handles one delivery: authenticate, decrypt, parse, let the
 // domain answer, reply. Every rejection happens before the domain is
 // called, so a rejected request stores nothing.
-func (s *Server) wechatMessage(c *gin.Context) {
+func (w *wechatWebhook) wechatMessage(c *gin.Context) {
 	start := time.Now()
 	kind := "unknown"
-	defer func() { s.metrics.observeWebhook(merchantLabel(c), kind, webhookOutcome(c), time.Since(start)) }()
-	m, ok := s.signedMerchant(c)
+	defer func() { w.metrics.observeWebhook(merchantLabel(c), kind, webhookOutcome(c), time.Since(start)) }()
+	m, ok := w.signedMerchant(c)
 	if !ok {
 		return
 	}
 	body, err := readLimited(c.Request, maxWebhookBody)
 	if err != nil {
-		s.reject(c, err, m.ID)
+		w.reject(c, err, m.ID)
 		return
 	}
 	q := c.Request.URL.Query()
 	plain, err := openEnvelope(m.OfficialAccount, q, body)
 	if err != nil {
-		s.reject(c, err, m.ID)
+		w.reject(c, err, m.ID)
 		return
 	}
 	msg, err := parseInbound(plain)
 	if err != nil {
-		s.reject(c, err, m.ID)
+		w.reject(c, err, m.ID)
 		return
 	}
 	kind = messageKind(msg)
-	if s.logOpenIDs {
+	if w.logOpenIDs {
 		c.Set(openIDKey, msg.OpenID)
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), webhookDeadline)
 	defer cancel()
-	reply, err := s.club.HandleMessage(ctx, m, msg)
+	reply, err := w.chat.HandleMessage(ctx, m, msg)
 	if err != nil {
-		s.reject(c, err, m.ID)
+		w.reject(c, err, m.ID)
 		return
 	}
 	out, err := renderReply(m.OfficialAccount, q, msg, reply)
 	if err != nil {
-		s.reject(c, err, m.ID)
+		w.reject(c, err, m.ID)
 		return
 	}
 	if reply.Text == "" {
@@ -126,20 +148,20 @@ func webhookOutcome(c *gin.Context) string {
 
 // signedMerchant finds the merchant of the route and checks the request's
 // signature and timestamp; on failure it has already answered.
-func (s *Server) signedMerchant(c *gin.Context) (*ritual.Merchant, bool) {
-	m, err := s.club.Merchant(c.Request.Context(), c.Param("merchant"))
+func (w *wechatWebhook) signedMerchant(c *gin.Context) (*ritual.Merchant, bool) {
+	m, err := w.merchants.Merchant(c.Request.Context(), c.Param("merchant"))
 	if err != nil {
-		s.reject(c, err, c.Param("merchant"))
+		w.reject(c, err, c.Param("merchant"))
 		return nil, false
 	}
 	c.Set(knownKey, true)
 	q := c.Request.URL.Query()
 	if !validSignature(m.OfficialAccount.Token, q.Get("signature"), q.Get("timestamp"), q.Get("nonce")) {
-		s.reject(c, ritual.Errorf(ritual.EFORBIDDEN, "bad signature"), m.ID)
+		w.reject(c, ritual.Errorf(ritual.EFORBIDDEN, "bad signature"), m.ID)
 		return nil, false
 	}
-	if err := s.checkTimestamp(q.Get("timestamp")); err != nil {
-		s.reject(c, err, m.ID)
+	if err := w.checkTimestamp(q.Get("timestamp")); err != nil {
+		w.reject(c, err, m.ID)
 		return nil, false
 	}
 	return m, true
@@ -147,16 +169,16 @@ func (s *Server) signedMerchant(c *gin.Context) (*ritual.Merchant, bool) {
 
 // checkTimestamp refuses a request signed too long ago (or in the future): a
 // captured request cannot be replayed after the window.
-func (s *Server) checkTimestamp(raw string) error {
-	if s.replayWindow <= 0 {
+func (w *wechatWebhook) checkTimestamp(raw string) error {
+	if w.replayWindow <= 0 {
 		return nil
 	}
 	ts, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil {
 		return ritual.Errorf(ritual.EFORBIDDEN, "timestamp is not a number")
 	}
-	skew := s.club.Now().Sub(time.Unix(ts, 0))
-	if skew > s.replayWindow || skew < -s.replayWindow {
+	skew := w.chat.Now().Sub(time.Unix(ts, 0))
+	if skew > w.replayWindow || skew < -w.replayWindow {
 		return ritual.Errorf(ritual.EFORBIDDEN, "timestamp is %s away from now, outside the replay window", skew.Round(time.Second))
 	}
 	return nil
@@ -164,7 +186,7 @@ func (s *Server) checkTimestamp(raw string) error {
 
 // reject answers a webhook request that cannot be processed. WeChat shows
 // nothing of the body to anyone, so it is a short plain-text reason.
-func (s *Server) reject(c *gin.Context, err error, merchant string) {
+func (w *wechatWebhook) reject(c *gin.Context, err error, merchant string) {
 	if clientGone(c, err) {
 		return
 	}
@@ -172,7 +194,7 @@ func (s *Server) reject(c *gin.Context, err error, merchant string) {
 	if status >= 500 {
 		c.Error(err)
 	} else {
-		s.log.InfoContext(c.Request.Context(), "webhook rejected", "merchant", merchant, "status", status, "reason", ritual.ErrorMessage(err))
+		w.log.InfoContext(c.Request.Context(), "webhook rejected", "merchant", merchant, "status", status, "reason", ritual.ErrorMessage(err))
 	}
 	c.Header("Content-Type", "text/plain; charset=utf-8")
 	c.AbortWithStatus(status)

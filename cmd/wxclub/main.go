@@ -22,6 +22,8 @@ import (
 	"runtime/debug"
 	"syscall"
 	_ "time/tzdata" // merchants' time zones work on minimal images without zoneinfo
+
+	"github.com/gin-gonic/gin"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -43,6 +45,9 @@ func versionLine() string {
 }
 
 func main() {
+	// gin's mode is process-global: set once, here. Release mode keeps gin
+	// from printing every route and a debug warning at start.
+	gin.SetMode(gin.ReleaseMode)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-ctx.Done()

@@ -10,11 +10,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/wxclub/wxclub/models"
 	"github.com/wxclub/wxclub/models/modelstest"
 )
 
-func TestMain(m *testing.M) { modelstest.Main(m) }
+// TestMain sets gin's process-global mode as main does.
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.ReleaseMode)
+	modelstest.Main(m)
+}
 
 // startMain runs the whole program on port 0 with the shipped
 // configuration, on a fresh SQLite file or the MySQL test database.

@@ -116,10 +116,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.server = &http.Server{
-		Handler: handlers.New(handlers.Options{
-			Club: m.Club, ReplayWindow: m.Config.WeChat.ReplayWindow, Logger: m.Logger, Emulator: m.emulatorHandler(),
-			Metrics: m.Metrics, LogOpenIDs: m.Config.Log.OpenIDs, Tagger: m.tagger(), Console: m.console(ctx),
-		}),
+		Handler:           m.handler(ctx),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -135,6 +132,27 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Logger.Info("wxclub serving", "addr", m.URL(), "database", m.Config.Database.Driver, "wechat", m.Config.WeChat.APIBase, "version", version)
 	return nil
+}
+
+// handler is the HTTP surface. The club serves every resource today; each
+// field can take its own type as the domain splits.
+func (m *Main) handler(ctx context.Context) http.Handler {
+	return handlers.New(handlers.Options{
+		Merchants:  m.Club,
+		Chat:       m.Club,
+		GroupChat:  m.Club,
+		Members:    m.Club,
+		Cards:      m.Club,
+		Orders:     m.Club,
+		Rewards:    m.Club,
+		Reports:    m.Club,
+		Groups:     m.Club,
+		Ceremonies: m.Club,
+		Settings:   m.Club,
+
+		ReplayWindow: m.Config.WeChat.ReplayWindow, Logger: m.Logger, Emulator: m.emulatorHandler(),
+		Metrics: m.Metrics, LogOpenIDs: m.Config.Log.OpenIDs, Tagger: m.tagger(), Console: m.console(ctx),
+	})
 }
 
 func (m *Main) openDatabase(ctx context.Context) error {

@@ -1,0 +1,114 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wxclub/wxclub/ritual"
+)
+
+// Reports tell the merchant how the club is doing: the card-activation
+// funnel, the referrers, and what became of each campaign.
+type Reports interface {
+	// Funnel reports the members recognized from an order in [from, to).
+	Funnel(ctx context.Context, m *ritual.Merchant, from, to time.Time) (ritual.FunnelReport, error)
+	// Referrals ranks referrers for month ("2006-01" in the merchant's time
+	// zone, "" for the current one); another form is EINVALID.
+	Referrals(ctx context.Context, m *ritual.Merchant, month string, limit int) (ritual.ReferralBoard, error)
+	// CampaignStatuses lists the campaign jobs with their next slot and
+	// last run.
+	CampaignStatuses(ctx context.Context, m *ritual.Merchant) ([]ritual.CampaignStatus, error)
+	// CampaignReport tells how many of a campaign's messages were sent,
+	// are waiting or failed, and why.
+	CampaignReport(ctx context.Context, m *ritual.Merchant, campaign string) ([]ritual.ReportLine, error)
+}
+
+var _ Reports = (*ritual.Club)(nil)
+
+// reportsAPI answers /api/v1/funnel, the referral board and the campaigns.
+type reportsAPI struct {
+	reports Reports
+}
+
+// getFunnel answers GET /api/v1/funnel?from=&to= (dates or RFC 3339
+// times; dates are days in the merchant's time zone, to inclusive).
+func (h *reportsAPI) getFunnel(c *gin.Context) {
+	m := merchantOf(c)
+	from, err := queryTime(c, "from", m.Location(), false)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	to, err := queryTime(c, "to", m.Location(), true)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	report, err := h.reports.Funnel(c.Request.Context(), m, from, to)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, report)
+}
+
+// queryTime reads a date ("2026-11-01", a day in loc; the day after for an
+// inclusive end) or an RFC 3339 time.
+func queryTime(c *gin.Context, name string, loc *time.Location, end bool) (time.Time, error) {
+	raw := c.Query(name)
+	if raw == "" {
+		return time.Time{}, ritual.FieldErrorf(name, "is required")
+	}
+	if day, err := time.ParseInLocation("2006-01-02", raw, loc); err == nil {
+		if end {
+			day = day.AddDate(0, 0, 1)
+		}
+		return day, nil
+	}
+	t, err := time.Parse(time.RFC3339, raw)
+	if err != nil {
+		return time.Time{}, ritual.FieldErrorf(name, "must be a date (2026-11-01) or an RFC 3339 time, got %q", raw)
+	}
+	return t, nil
+}
+
+// getReferralBoard answers GET /api/v1/referrals/leaderboard?month=&limit=.
+func (h *reportsAPI) getReferralBoard(c *gin.Context) {
+	limit, err := queryInt(c, "limit", 20)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	board, err := h.reports.Referrals(c.Request.Context(), merchantOf(c), c.Query("month"), limit)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, board)
+}
+
+// getCampaigns answers GET /api/v1/campaigns: each campaign job with its
+// next run and last result (the member day's summary is in its detail).
+func (h *reportsAPI) getCampaigns(c *gin.Context) {
+	list, err := h.reports.CampaignStatuses(c.Request.Context(), merchantOf(c))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"campaigns": list})
+}
+
+// getCampaignReport answers GET /api/v1/campaigns/report?campaign=member_day:2026-12-08:
+// what became of a campaign's messages, and why those not sent were not.
+func (h *reportsAPI) getCampaignReport(c *gin.Context) {
+	campaign := c.Query("campaign")
+	lines, err := h.reports.CampaignReport(c.Request.Context(), merchantOf(c), campaign)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"campaign": campaign, "lines": lines})
+}
