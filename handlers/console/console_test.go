@@ -43,7 +43,10 @@ func newEnv(t *testing.T, db *models.DB, clock *ritualtest.Clock, shopper consol
 	club := ritual.NewClub(db, ritual.ClubOptions{Clock: clock.Now})
 	e := &env{t: t, db: db, club: club, clock: clock, m: e2eMerchant(t, db, club)}
 	e.srv = httptest.NewServer(handlers.New(handlers.Options{
-		Club: club, Console: console.New(console.Options{Club: club, Shopper: shopper}),
+		Club: club, Console: console.New(console.Options{
+			Sessions: club, Merchants: club, Clock: club, Settings: club, Ceremonies: club, Members: club, Reports: club,
+			Shopper: shopper,
+		}),
 	}))
 	t.Cleanup(e.srv.Close)
 	return e
@@ -613,6 +616,16 @@ func TestConsolePhonePreview(t *testing.T) {
 		}
 		if p := b.post("/console/preview/say", url.Values{"openid": {openid}, "text": {"积分"}}); p.status != http.StatusForbidden || len(said) != 1 {
 			t.Fatalf("say without the CSRF token: %d, said %d times", p.status, len(said))
+		}
+		// A test shopper's openid is 6 to 64 letters, digits, - or _.
+		for openid, want := range map[string]int{
+			"oK-_09": http.StatusSeeOther, strings.Repeat("o", 64): http.StatusSeeOther,
+			"oK-_0": http.StatusUnprocessableEntity, strings.Repeat("o", 65): http.StatusUnprocessableEntity,
+			"o顾客顾客": http.StatusUnprocessableEntity, "oShopper\n": http.StatusUnprocessableEntity, "o Shopper": http.StatusUnprocessableEntity,
+		} {
+			if p := b.post("/console/preview/follow", url.Values{"csrf": {csrf}, "openid": {openid}}); p.status != want {
+				t.Errorf("follow as %q: %d, want %d", openid, p.status, want)
+			}
 		}
 	})
 }
