@@ -25,7 +25,13 @@ func (m *Main) console(ctx context.Context) http.Handler {
 			http.Error(w, "console unavailable: its users could not be created (see the log)", http.StatusServiceUnavailable)
 		})
 	}
-	opts := console.Options{Club: m.Club, Logger: m.Logger.With("component", "console")}
+	// The club serves every interface the console declares; each may later
+	// come from a type of its own.
+	opts := console.Options{
+		Sessions: m.Club, Merchants: m.Club, Clock: m.Club, Settings: m.Club,
+		Ceremonies: m.Club, Members: m.Club, Reports: m.Club,
+		Logger: m.Logger.With("component", "console"),
+	}
 	if len(m.Config.Merchants) == 1 {
 		opts.DefaultMerchant = m.Config.Merchants[0].ID
 	}

@@ -29,17 +29,24 @@ func (q *request) view(title, nav string, data any) view {
 	return view{Title: title, Nav: nav, Session: q.s, Merchant: q.m, Loc: q.m.Location(), Data: data}
 }
 
+// gate lets signed-in requests through to the pages.
+type gate struct {
+	*renderer
+	sessions  Sessions
+	merchants Merchants
+}
+
 // signedIn resolves the session cookie to a session and its merchant. A
 // page asked for without one sends the browser to sign in and back; a
 // form posted without one is refused. Every form posted with one must
 // carry the session's CSRF token.
-func (h *Handler) signedIn(next func(q *request)) http.HandlerFunc {
+func (g gate) signedIn(next func(q *request)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		token := ""
 		if c, err := r.Cookie(sessionCookie); err == nil {
 			token = c.Value
 		}
-		s, err := h.club.ConsoleSession(r.Context(), token)
+		s, err := g.sessions.ConsoleSession(r.Context(), token)
 		if ritual.ErrorCode(err) == ritual.EUNAUTHORIZED {
 			if token != "" {
 				clearCookie(w, r, sessionCookie)
@@ -48,27 +55,27 @@ func (h *Handler) signedIn(next func(q *request)) http.HandlerFunc {
 				http.Redirect(w, r, "/console/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
 			}
-			h.errorPage(w, r, nil, http.StatusUnauthorized, "登录已过期，请重新登录。")
+			g.errorPage(w, r, nil, http.StatusUnauthorized, "登录已过期，请重新登录。")
 			return
 		}
 		q := &request{w: w, r: r, s: s}
 		if err != nil {
-			h.fail(q, err)
+			g.fail(q, err)
 			return
 		}
-		if q.m, err = h.club.Merchant(r.Context(), s.MerchantID); err != nil {
-			h.fail(q, err)
+		if q.m, err = g.merchants.Merchant(r.Context(), s.MerchantID); err != nil {
+			g.fail(q, err)
 			return
 		}
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 			if err := r.ParseForm(); err != nil {
-				h.errorPage(w, r, q, http.StatusBadRequest, "表单无法读取。")
+				g.errorPage(w, r, q, http.StatusBadRequest, "表单无法读取。")
 				return
 			}
 			if !s.ValidCSRF(r.PostForm.Get(csrfField)) {
-				h.log.WarnContext(r.Context(), "console: CSRF token refused", "merchant", s.MerchantID, "path", r.URL.Path)
-				h.errorPage(w, r, q, http.StatusForbidden, "表单已失效（CSRF 校验未通过）。请刷新页面后重试。")
+				g.log.WarnContext(r.Context(), "console: CSRF token refused", "merchant", s.MerchantID, "path", r.URL.Path)
+				g.errorPage(w, r, q, http.StatusForbidden, "表单已失效（CSRF 校验未通过）。请刷新页面后重试。")
 				return
 			}
 		}
@@ -78,47 +85,54 @@ func (h *Handler) signedIn(next func(q *request)) http.HandlerFunc {
 
 // ownerOnly refuses everyone but owners: operators read settings and
 // grant ceremonies, but change nothing.
-func (h *Handler) ownerOnly(next func(q *request)) func(q *request) {
+func (g gate) ownerOnly(next func(q *request)) func(q *request) {
 	return func(q *request) {
 		if !q.s.CanChangeSettings() {
-			h.log.InfoContext(q.r.Context(), "console: settings change refused to an operator", "merchant", q.m.ID, "user", q.s.Username)
-			h.errorPage(q.w, q.r, q, http.StatusForbidden, "只有店主（owner）可以修改设置。你的角色是运营（operator）：可以查看一切、手动完成仪式。")
+			g.log.InfoContext(q.r.Context(), "console: settings change refused to an operator", "merchant", q.m.ID, "user", q.s.Username)
+			g.errorPage(q.w, q.r, q, http.StatusForbidden, "只有店主（owner）可以修改设置。你的角色是运营（operator）：可以查看一切、手动完成仪式。")
 			return
 		}
 		next(q)
 	}
 }
 
+// loginPage signs users in and out.
+type loginPage struct {
+	*renderer
+	sessions        Sessions
+	defaultMerchant string // fills in the sign-in form's merchant
+}
+
 type loginData struct {
 	Merchant, Username, Next, Token string
 }
 
-// getLogin shows the sign-in form, or sends a signed-in user on.
-func (h *Handler) getLogin(w http.ResponseWriter, r *http.Request) {
+// get shows the sign-in form, or sends a signed-in user on.
+func (p loginPage) get(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(sessionCookie); err == nil {
-		if _, err := h.club.ConsoleSession(r.Context(), c.Value); err == nil {
+		if _, err := p.sessions.ConsoleSession(r.Context(), c.Value); err == nil {
 			http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 			return
 		}
 	}
 	merchant := r.URL.Query().Get("merchant")
 	if merchant == "" {
-		merchant = h.defaultMerchant
+		merchant = p.defaultMerchant
 	}
-	h.renderLogin(w, r, http.StatusOK, loginData{Merchant: merchant, Next: r.URL.Query().Get("next")}, "")
+	p.renderLogin(w, r, http.StatusOK, loginData{Merchant: merchant, Next: r.URL.Query().Get("next")}, "")
 }
 
-func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int, d loginData, msg string) {
+func (p loginPage) renderLogin(w http.ResponseWriter, r *http.Request, status int, d loginData, msg string) {
 	d.Token = loginToken(w, r)
-	h.render(w, r, status, "login", view{Title: "登录", Error: msg, Data: d})
+	p.render(w, r, status, "login", view{Title: "登录", Error: msg, Data: d})
 }
 
-// postLogin signs a user in: the form's token must match its cookie, then
+// post signs a user in: the form's token must match its cookie, then
 // the password is checked (with the rate limits ritual keeps).
-func (h *Handler) postLogin(w http.ResponseWriter, r *http.Request) {
+func (p loginPage) post(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	if err := r.ParseForm(); err != nil {
-		h.errorPage(w, r, nil, http.StatusBadRequest, "表单无法读取。")
+		p.errorPage(w, r, nil, http.StatusBadRequest, "表单无法读取。")
 		return
 	}
 	d := loginData{
@@ -126,21 +140,21 @@ func (h *Handler) postLogin(w http.ResponseWriter, r *http.Request) {
 		Next: r.PostForm.Get("next"),
 	}
 	if !validLoginToken(r) {
-		h.renderLogin(w, r, http.StatusForbidden, d, "登录表单已失效，请重新输入。")
+		p.renderLogin(w, r, http.StatusForbidden, d, "登录表单已失效，请重新输入。")
 		return
 	}
-	s, err := h.club.SignIn(r.Context(), d.Merchant, d.Username, r.PostForm.Get("password"), clientIP(r))
+	s, err := p.sessions.SignIn(r.Context(), d.Merchant, d.Username, r.PostForm.Get("password"), clientIP(r))
 	switch ritual.ErrorCode(err) {
 	case "":
 	case ritual.EUNAUTHORIZED:
-		h.renderLogin(w, r, http.StatusUnauthorized, d, "商户、用户名或密码不正确。")
+		p.renderLogin(w, r, http.StatusUnauthorized, d, "商户、用户名或密码不正确。")
 		return
 	case ritual.ERATELIMITED:
-		h.renderLogin(w, r, http.StatusTooManyRequests, d, "登录失败次数过多，请 15 分钟后再试。")
+		p.renderLogin(w, r, http.StatusTooManyRequests, d, "登录失败次数过多，请 15 分钟后再试。")
 		return
 	default:
-		h.log.ErrorContext(r.Context(), "console: sign-in", "err", err)
-		h.renderLogin(w, r, http.StatusInternalServerError, d, "服务出错了，请稍后再试。")
+		p.log.ErrorContext(r.Context(), "console: sign-in", "err", err)
+		p.renderLogin(w, r, http.StatusInternalServerError, d, "服务出错了，请稍后再试。")
 		return
 	}
 	http.SetCookie(w, &http.Cookie{
@@ -151,11 +165,11 @@ func (h *Handler) postLogin(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, safeNext(d.Next), http.StatusSeeOther)
 }
 
-// postLogout ends the session.
-func (h *Handler) postLogout(q *request) {
+// logout ends the session.
+func (p loginPage) logout(q *request) {
 	if c, err := q.r.Cookie(sessionCookie); err == nil {
-		if err := h.club.SignOut(q.r.Context(), c.Value); err != nil {
-			h.fail(q, err)
+		if err := p.sessions.SignOut(q.r.Context(), c.Value); err != nil {
+			p.fail(q, err)
 			return
 		}
 	}

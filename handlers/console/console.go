@@ -7,16 +7,20 @@
 // It is server-rendered with html/template. Templates, the stylesheet and
 // the one small script are embedded, so the binary serves everything
 // itself, with no build step and nothing fetched from elsewhere. Every
-// change to settings goes through ritual's UpdateSettings, and every query
-// uses the merchant of the signed-in session, never one named in a request.
+// change to settings goes through Settings.UpdateSettings (ritual's), and
+// every query uses the merchant of the signed-in session, never one named
+// in a request.
+//
+// The console reaches the domain through small interfaces, one per
+// resource (Sessions, Merchants, Settings, Ceremonies, Members, Reports,
+// and a Clock), which *ritual.Club implements today. Each page is its own
+// type, in a file named for the page, holding only those it uses.
 package console
 
 import (
 	"context"
 	"embed"
 	"encoding/json"
-	"errors"
-	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -25,59 +29,96 @@ import (
 	"github.com/wxclub/wxclub/ritual"
 )
 
-// Club is what the console needs from the domain; *ritual.Club implements
-// it.
-type Club interface {
-	Now() time.Time
-	Merchant(ctx context.Context, id string) (*ritual.Merchant, error)
+// Sessions signs merchant accounts in and out of the console.
+type Sessions interface {
+	// SignIn opens a session if the password is right: EUNAUTHORIZED for
+	// a wrong username or password alike, ERATELIMITED after too many
+	// failures for the user or from ip.
 	SignIn(ctx context.Context, merchantID, username, password, ip string) (*ritual.ConsoleSession, error)
+	// ConsoleSession returns the live session of the cookie's token and
+	// records the activity; an unknown, idle or too old one is
+	// EUNAUTHORIZED.
 	ConsoleSession(ctx context.Context, token string) (*ritual.ConsoleSession, error)
+	// SignOut ends the session; an unknown token is not an error.
 	SignOut(ctx context.Context, token string) error
+}
+
+// Merchants finds the merchant a session belongs to.
+type Merchants interface {
+	// Merchant returns the merchant with id, or ENOTFOUND.
+	Merchant(ctx context.Context, id string) (*ritual.Merchant, error)
+}
+
+// Clock says what time it is for the console: the funnel's default range
+// ends today, and the preview's chat lines are stamped with it.
+type Clock interface {
+	Now() time.Time
+}
+
+// Settings reads and replaces a merchant's settings sections, each change
+// a new version.
+type Settings interface {
+	// Section returns a section as JSON with the current settings version.
 	Section(ctx context.Context, m *ritual.Merchant, section string) (json.RawMessage, int, error)
+	// UpdateSettings replaces a section and stores the settings as a new
+	// version by whom. Refused input is EINVALID naming the settings key
+	// and changes nothing; ifVersion, when not 0, must be the current
+	// version (ECONFLICT otherwise).
 	UpdateSettings(ctx context.Context, m *ritual.Merchant, section string, body []byte, by string, ifVersion int) (*ritual.SettingsVersion, error)
+	// SettingsVersions lists the changes, newest first.
 	SettingsVersions(ctx context.Context, m *ritual.Merchant, limit int) ([]ritual.SettingsVersion, error)
-	MemberPage(ctx context.Context, m *ritual.Merchant, openidOrPhone string) (ritual.MemberPage, error)
+}
+
+// Ceremonies lists members' upgrade ceremonies and completes one by hand.
+type Ceremonies interface {
+	// Ceremonies lists the ceremonies in status ("" for all).
 	Ceremonies(ctx context.Context, m *ritual.Merchant, status string, limit int) ([]ritual.CeremonyView, error)
+	// GrantCeremony completes an open ceremony, waiving its remaining steps.
 	GrantCeremony(ctx context.Context, m *ritual.Merchant, id int64) (ritual.CeremonyView, error)
-	CampaignStatuses(ctx context.Context, m *ritual.Merchant) ([]ritual.CampaignStatus, error)
+}
+
+// Members shows one member, found by openid or phone.
+type Members interface {
+	// MemberPage returns ENOTFOUND when no member of the merchant has
+	// that openid or phone.
+	MemberPage(ctx context.Context, m *ritual.Merchant, openidOrPhone string) (ritual.MemberPage, error)
+}
+
+// Reports are what the merchant reads about how things went: the funnel,
+// the points board, campaign runs and messages that failed.
+type Reports interface {
+	// Funnel reports on the members recognized from an order in
+	// [from, to); a range it refuses is EINVALID.
 	Funnel(ctx context.Context, m *ritual.Merchant, from, to time.Time) (ritual.FunnelReport, error)
+	// Leaderboard ranks members by the points they earned this week.
 	Leaderboard(ctx context.Context, m *ritual.Merchant, limit int) (ritual.PointsBoard, error)
+	// CampaignStatuses lists the campaign jobs with their next and last run.
+	CampaignStatuses(ctx context.Context, m *ritual.Merchant) ([]ritual.CampaignStatus, error)
+	// OutboxFailures lists the messages WeChat refused for good, newest
+	// first.
 	OutboxFailures(ctx context.Context, m *ritual.Merchant, limit int) ([]ritual.MessageView, error)
 }
 
-var _ Club = (*ritual.Club)(nil)
+var (
+	_ Sessions   = (*ritual.Club)(nil)
+	_ Merchants  = (*ritual.Club)(nil)
+	_ Clock      = (*ritual.Club)(nil)
+	_ Settings   = (*ritual.Club)(nil)
+	_ Ceremonies = (*ritual.Club)(nil)
+	_ Members    = (*ritual.Club)(nil)
+	_ Reports    = (*ritual.Club)(nil)
+)
 
-// Shopper plays a WeChat user chatting with a merchant's official account,
-// for the phone preview. The service implements it with the in-process
-// emulator; against real WeChat there is none.
-type Shopper interface {
-	// Follow makes openid follow the merchant's account and returns the
-	// bot's reply.
-	Follow(ctx context.Context, merchantID, openid string) (string, error)
-	// Say sends text as openid and returns the bot's reply.
-	Say(ctx context.Context, merchantID, openid, text string) (string, error)
-	// Inbox returns what the merchant's account sent openid (template and
-	// customer-service messages), in delivery order.
-	Inbox(ctx context.Context, merchantID, openid string) ([]Message, error)
-}
-
-// Message is one message a shopper received, as WeChat rendered it.
-type Message struct {
-	Kind       string // "template", "text" (customer service), "card_update"
-	At         time.Time
-	TemplateID string
-	Data       []Keyword // a template's keywords in the template's order
-	Content    string
-}
-
-// Keyword is one filled keyword of a template message.
-type Keyword struct {
-	Key, Value string
-}
-
-// Options configures the console.
+// Options configures the console: one field per interface, so each may
+// be served by a different type.
 type Options struct {
-	Club Club
+	Sessions   Sessions
+	Merchants  Merchants
+	Clock      Clock
+	Settings   Settings
+	Ceremonies Ceremonies
+	Members    Members
+	Reports    Reports
 	// Shopper drives the phone preview; nil when the service talks to real
 	// WeChat, and the preview page says it is unavailable.
 	Shopper Shopper
@@ -86,68 +127,72 @@ type Options struct {
 	DefaultMerchant string
 }
 
-//go:embed templates/*.html
-var templateFiles embed.FS
-
 //go:embed static
 var staticFiles embed.FS
 
 // Handler serves the console under /console/.
 type Handler struct {
-	club            Club
-	shopper         Shopper
-	log             *slog.Logger
-	defaultMerchant string
-	pages           map[string]*template.Template
-	preview         *transcripts
-	mux             *http.ServeMux
+	mux *http.ServeMux
 }
 
-// New returns the console.
+// New returns the console: it parses the templates and routes each page
+// to its own type.
 func New(opts Options) *Handler {
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{
-		club: opts.Club, shopper: opts.Shopper, log: opts.Logger, defaultMerchant: opts.DefaultMerchant,
-		pages: parsePages(), preview: newTranscripts(), mux: http.NewServeMux(),
-	}
-	h.routes()
-	return h
-}
+	rd := newRenderer(log)
+	gate := gate{renderer: rd, sessions: opts.Sessions, merchants: opts.Merchants}
+	in := gate.signedIn
+	owners := func(next func(q *request)) http.HandlerFunc { return gate.signedIn(gate.ownerOnly(next)) }
+	login := loginPage{renderer: rd, sessions: opts.Sessions, defaultMerchant: opts.DefaultMerchant}
+	home := homePage{renderer: rd, settings: opts.Settings, ceremonies: opts.Ceremonies, reports: opts.Reports, previewReady: opts.Shopper != nil}
+	levels := levelsEditor(rd, opts.Settings)
+	rituals := ritualsEditor(rd, opts.Settings, opts.Ceremonies)
+	grant := grantPage{renderer: rd, ceremonies: opts.Ceremonies}
+	coupons := couponsEditor(rd, opts.Settings)
+	campaigns := campaignsEditor(rd, opts.Settings, opts.Reports)
+	funnel := funnelPage{renderer: rd, reports: opts.Reports, clock: opts.Clock}
+	board := leaderboardPage{renderer: rd, reports: opts.Reports}
+	members := membersPage{renderer: rd, members: opts.Members}
+	outbox := outboxPage{renderer: rd, reports: opts.Reports}
+	versions := versionsPage{renderer: rd, settings: opts.Settings}
+	preview := previewPage{renderer: rd, shopper: opts.Shopper, clock: opts.Clock, chats: newTranscripts()}
 
-func (h *Handler) routes() {
+	mux := http.NewServeMux()
 	static, _ := fs.Sub(staticFiles, "static")
-	h.mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", cacheFor(time.Hour, http.FileServerFS(static))))
-	h.mux.HandleFunc("GET /console/login", h.getLogin)
-	h.mux.HandleFunc("POST /console/login", h.postLogin)
-	h.mux.HandleFunc("POST /console/logout", h.signedIn(h.postLogout))
+	mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", cacheFor(time.Hour, http.FileServerFS(static))))
+	mux.HandleFunc("GET /console/login", login.get)
+	mux.HandleFunc("POST /console/login", login.post)
+	mux.HandleFunc("POST /console/logout", in(login.logout))
 
-	h.mux.HandleFunc("GET /console/{$}", h.signedIn(h.home))
-	h.mux.HandleFunc("GET /console/levels", h.signedIn(h.levels))
-	h.mux.HandleFunc("POST /console/levels", h.signedIn(h.ownerOnly(h.levels)))
-	h.mux.HandleFunc("GET /console/rituals", h.signedIn(h.rituals))
-	h.mux.HandleFunc("POST /console/rituals", h.signedIn(h.ownerOnly(h.rituals)))
-	h.mux.HandleFunc("POST /console/ceremonies/{id}/grant", h.signedIn(h.grantCeremony))
-	h.mux.HandleFunc("GET /console/coupons", h.signedIn(h.coupons))
-	h.mux.HandleFunc("POST /console/coupons", h.signedIn(h.ownerOnly(h.coupons)))
-	h.mux.HandleFunc("GET /console/campaigns", h.signedIn(h.campaigns))
-	h.mux.HandleFunc("POST /console/campaigns", h.signedIn(h.ownerOnly(h.campaigns)))
-	h.mux.HandleFunc("GET /console/funnel", h.signedIn(h.funnel))
-	h.mux.HandleFunc("GET /console/leaderboard", h.signedIn(h.leaderboard))
-	h.mux.HandleFunc("GET /console/members", h.signedIn(h.members))
-	h.mux.HandleFunc("GET /console/outbox", h.signedIn(h.outbox))
-	h.mux.HandleFunc("GET /console/versions", h.signedIn(h.versions))
+	mux.HandleFunc("GET /console/{$}", in(home.serve))
+	mux.HandleFunc("GET /console/levels", in(levels.serve))
+	mux.HandleFunc("POST /console/levels", owners(levels.serve))
+	mux.HandleFunc("GET /console/rituals", in(rituals.serve))
+	mux.HandleFunc("POST /console/rituals", owners(rituals.serve))
+	mux.HandleFunc("POST /console/ceremonies/{id}/grant", in(grant.serve))
+	mux.HandleFunc("GET /console/coupons", in(coupons.serve))
+	mux.HandleFunc("POST /console/coupons", owners(coupons.serve))
+	mux.HandleFunc("GET /console/campaigns", in(campaigns.serve))
+	mux.HandleFunc("POST /console/campaigns", owners(campaigns.serve))
+	mux.HandleFunc("GET /console/funnel", in(funnel.serve))
+	mux.HandleFunc("GET /console/leaderboard", in(board.serve))
+	mux.HandleFunc("GET /console/members", in(members.serve))
+	mux.HandleFunc("GET /console/outbox", in(outbox.serve))
+	mux.HandleFunc("GET /console/versions", in(versions.serve))
 
-	h.mux.HandleFunc("GET /console/preview", h.signedIn(h.previewPage))
-	h.mux.HandleFunc("GET /console/preview/messages", h.signedIn(h.previewMessages))
-	h.mux.HandleFunc("POST /console/preview/new", h.signedIn(h.previewNew))
-	h.mux.HandleFunc("POST /console/preview/follow", h.signedIn(h.previewFollow))
-	h.mux.HandleFunc("POST /console/preview/say", h.signedIn(h.previewSay))
+	mux.HandleFunc("GET /console/preview", in(preview.serve))
+	mux.HandleFunc("GET /console/preview/messages", in(preview.messages))
+	mux.HandleFunc("POST /console/preview/new", in(preview.newShopper))
+	mux.HandleFunc("POST /console/preview/follow", in(preview.follow))
+	mux.HandleFunc("POST /console/preview/say", in(preview.say))
 
-	h.mux.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
-		h.errorPage(w, r, nil, http.StatusNotFound, "没有这个页面。")
+	mux.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
+		rd.errorPage(w, r, nil, http.StatusNotFound, "没有这个页面。")
 	})
+	return &Handler{mux: mux}
 }
 
 // ServeHTTP serves the console with headers that keep its pages out of
@@ -167,88 +212,4 @@ func cacheFor(d time.Duration, next http.Handler) http.Handler {
 		w.Header().Set("Cache-Control", "private, max-age="+itoa(int(d.Seconds())))
 		next.ServeHTTP(w, r)
 	})
-}
-
-// view is what every page template gets.
-type view struct {
-	Title    string
-	Nav      string
-	Session  *ritual.ConsoleSession
-	Merchant *ritual.Merchant
-	Loc      *time.Location
-	Flash    string
-	Error    string
-	Data     any
-}
-
-// CSRF is the session's token for the page's forms.
-func (v view) CSRF() string {
-	if v.Session == nil {
-		return ""
-	}
-	return v.Session.CSRFToken
-}
-
-// CanEdit reports whether the signed-in user may change settings.
-func (v view) CanEdit() bool { return v.Session != nil && v.Session.CanChangeSettings() }
-
-// render writes page with status.
-func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, page string, v view) {
-	t, ok := h.pages[page]
-	if !ok {
-		panic("console: no page template " + page)
-	}
-	if v.Loc == nil {
-		v.Loc = time.UTC
-		if v.Merchant != nil {
-			v.Loc = v.Merchant.Location()
-		}
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	if err := t.ExecuteTemplate(w, "layout", v); err != nil {
-		h.log.ErrorContext(r.Context(), "console: render", "page", page, "err", err)
-	}
-}
-
-// errorPage answers status with a page saying msg.
-func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, q *request, status int, msg string) {
-	v := view{Title: statusTitles[status], Error: msg, Data: status}
-	if v.Title == "" {
-		v.Title = http.StatusText(status)
-	}
-	if q != nil {
-		v.Session, v.Merchant = q.s, q.m
-	}
-	h.render(w, r, status, "error", v)
-}
-
-var statusTitles = map[int]string{
-	http.StatusBadRequest:          "请求有误",
-	http.StatusUnauthorized:        "需要登录",
-	http.StatusForbidden:           "没有权限",
-	http.StatusNotFound:            "找不到",
-	http.StatusConflict:            "有冲突",
-	http.StatusUnprocessableEntity: "输入有误",
-	http.StatusInternalServerError: "出错了",
-	http.StatusServiceUnavailable:  "暂不可用",
-}
-
-// fail answers an error from the domain: its message for the codes a user
-// can act on, a generic sentence (and a log line) for the rest.
-func (h *Handler) fail(q *request, err error) {
-	switch ritual.ErrorCode(err) {
-	case ritual.ENOTFOUND:
-		h.errorPage(q.w, q.r, q, http.StatusNotFound, "没有找到："+ritual.ErrorMessage(err))
-	case ritual.EINVALID, ritual.EBADREQUEST:
-		h.errorPage(q.w, q.r, q, http.StatusUnprocessableEntity, ritual.ErrorField(err)+" "+ritual.ErrorMessage(err))
-	case ritual.ECONFLICT:
-		h.errorPage(q.w, q.r, q, http.StatusConflict, ritual.ErrorMessage(err))
-	default:
-		if errors.Is(q.r.Context().Err(), context.Canceled) {
-			return
-		}
-		h.log.ErrorContext(q.r.Context(), "console", "path", q.r.URL.Path, "err", err)
-		h.errorPage(q.w, q.r, q, http.StatusInternalServerError, "服务出错了，请稍后再试。")
-	}
 }

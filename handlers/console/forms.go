@@ -32,6 +32,16 @@ type option struct {
 	Selected     bool
 }
 
+// findOption returns the option with value in opts, or nil.
+func findOption(opts []option, value string) *option {
+	for i := range opts {
+		if opts[i].Value == value {
+			return &opts[i]
+		}
+	}
+	return nil
+}
+
 // fieldset groups the fields of one level, coupon or job.
 type fieldset struct {
 	Legend string

@@ -1,11 +1,11 @@
 package console
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
 	"net/url"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -21,6 +21,42 @@ import (
 // What the shopper said and what the bot answered is kept here, in memory:
 // the emulator it goes through is in memory too, so both live and die with
 // the process.
+
+// Shopper plays a WeChat user chatting with a merchant's official account,
+// for the phone preview. The service implements it with the in-process
+// emulator; against real WeChat there is none.
+type Shopper interface {
+	// Follow makes openid follow the merchant's account and returns the
+	// bot's reply.
+	Follow(ctx context.Context, merchantID, openid string) (string, error)
+	// Say sends text as openid and returns the bot's reply.
+	Say(ctx context.Context, merchantID, openid, text string) (string, error)
+	// Inbox returns what the merchant's account sent openid (template and
+	// customer-service messages), in delivery order.
+	Inbox(ctx context.Context, merchantID, openid string) ([]Message, error)
+}
+
+// Message is one message a shopper received, as WeChat rendered it.
+type Message struct {
+	Kind       string // "template", "text" (customer service), "card_update"
+	At         time.Time
+	TemplateID string
+	Data       []Keyword // a template's keywords in the template's order
+	Content    string
+}
+
+// Keyword is one filled keyword of a template message.
+type Keyword struct {
+	Key, Value string
+}
+
+// previewPage is the phone preview's page and the forms it posts.
+type previewPage struct {
+	*renderer
+	shopper Shopper // nil: the preview is unavailable
+	clock   Clock
+	chats   *transcripts
+}
 
 // transcripts keeps each test shopper's side of the chat.
 type transcripts struct {
@@ -103,45 +139,57 @@ type previewData struct {
 	Error     string
 }
 
-var openidPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{6,64}$`)
+// validOpenID reports whether openid may name a test shopper: 6 to 64
+// letters, digits, - or _.
+func validOpenID(openid string) bool {
+	if len(openid) < 6 || len(openid) > 64 {
+		return false
+	}
+	for _, c := range []byte(openid) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
-func (h *Handler) previewPage(q *request) {
-	d := h.previewData(q, q.r.URL.Query().Get("openid"))
+func (p previewPage) serve(q *request) {
+	d := p.data(q, q.r.URL.Query().Get("openid"))
 	status := http.StatusOK
 	if !d.Available {
 		status = http.StatusServiceUnavailable
 	}
-	h.render(q.w, q.r, status, "preview", q.view("手机预览", "preview", d))
+	p.render(q.w, q.r, status, "preview", q.view("手机预览", "preview", d))
 }
 
-// previewMessages serves the chat alone, for the page's script to refresh
-// it while template messages arrive.
-func (h *Handler) previewMessages(q *request) {
-	d := h.previewData(q, q.r.URL.Query().Get("openid"))
+// messages serves the chat alone, for the page's script to refresh it
+// while template messages arrive.
+func (p previewPage) messages(q *request) {
+	d := p.data(q, q.r.URL.Query().Get("openid"))
 	q.w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := h.pages["preview"].ExecuteTemplate(q.w, "chat", q.view("", "preview", d)); err != nil {
-		h.log.ErrorContext(q.r.Context(), "console: render chat", "err", err)
+	if err := p.templates["preview"].ExecuteTemplate(q.w, "chat", q.view("", "preview", d)); err != nil {
+		p.log.ErrorContext(q.r.Context(), "console: render chat", "err", err)
 	}
 }
 
-func (h *Handler) previewData(q *request, openid string) previewData {
-	d := previewData{Available: h.shopper != nil}
+func (p previewPage) data(q *request, openid string) previewData {
+	d := previewData{Available: p.shopper != nil}
 	if !d.Available {
 		return d
 	}
-	d.Shoppers = h.preview.list(q.m.ID)
+	d.Shoppers = p.chats.list(q.m.ID)
 	if openid == "" {
 		return d
 	}
-	if !openidPattern.MatchString(openid) {
+	if !validOpenID(openid) {
 		d.Error = "openid 只能是 6-64 个字母、数字、- 或 _。"
 		return d
 	}
 	d.OpenID = openid
-	for _, l := range h.preview.lines(q.m.ID, openid) {
+	for _, l := range p.chats.lines(q.m.ID, openid) {
 		d.Bubbles = append(d.Bubbles, bubble{From: l.From, At: l.At, Text: l.Text})
 	}
-	inbox, err := h.shopper.Inbox(q.r.Context(), q.m.ID, openid)
+	inbox, err := p.shopper.Inbox(q.r.Context(), q.m.ID, openid)
 	if err != nil {
 		d.Error = "读不到这位顾客收到的消息：" + err.Error()
 	}
@@ -152,77 +200,78 @@ func (h *Handler) previewData(q *request, openid string) previewData {
 	return d
 }
 
-// previewNew makes a new test shopper who follows the account.
-func (h *Handler) previewNew(q *request) {
-	if h.unavailable(q) {
+// newShopper makes a new test shopper who follows the account.
+func (p previewPage) newShopper(q *request) {
+	if p.unavailable(q) {
 		return
 	}
 	b := make([]byte, 10)
 	_, _ = rand.Read(b)
 	openid := "oPreview" + hex.EncodeToString(b)
-	h.preview.remember(q.m.ID, openid)
-	h.preview.add(q.m.ID, openid, chatLine{At: h.club.Now(), From: "system", Text: "新测试顾客 " + openid + " 关注了公众号"})
-	h.follow(q, openid)
+	p.chats.remember(q.m.ID, openid)
+	p.chats.add(q.m.ID, openid, chatLine{At: p.clock.Now(), From: "system", Text: "新测试顾客 " + openid + " 关注了公众号"})
+	p.followAs(q, openid)
 }
 
-// previewFollow makes the picked shopper follow the account.
-func (h *Handler) previewFollow(q *request) {
-	if h.unavailable(q) {
+// follow makes the picked shopper follow the account.
+func (p previewPage) follow(q *request) {
+	if p.unavailable(q) {
 		return
 	}
 	openid := q.r.PostForm.Get("openid")
-	if !openidPattern.MatchString(openid) {
-		h.errorPage(q.w, q.r, q, http.StatusUnprocessableEntity, "openid 只能是 6-64 个字母、数字、- 或 _。")
+	if !validOpenID(openid) {
+		p.errorPage(q.w, q.r, q, http.StatusUnprocessableEntity, "openid 只能是 6-64 个字母、数字、- 或 _。")
 		return
 	}
-	h.preview.remember(q.m.ID, openid)
-	h.preview.add(q.m.ID, openid, chatLine{At: h.club.Now(), From: "system", Text: "关注公众号"})
-	h.follow(q, openid)
+	p.chats.remember(q.m.ID, openid)
+	p.chats.add(q.m.ID, openid, chatLine{At: p.clock.Now(), From: "system", Text: "关注公众号"})
+	p.followAs(q, openid)
 }
 
-func (h *Handler) follow(q *request, openid string) {
-	reply, err := h.shopper.Follow(q.r.Context(), q.m.ID, openid)
-	h.answer(q, openid, reply, err)
+// followAs has openid follow the account and shows the bot's welcome.
+func (p previewPage) followAs(q *request, openid string) {
+	reply, err := p.shopper.Follow(q.r.Context(), q.m.ID, openid)
+	p.answer(q, openid, reply, err)
 }
 
-// previewSay sends what the merchant typed as the shopper.
-func (h *Handler) previewSay(q *request) {
-	if h.unavailable(q) {
+// say sends what the merchant typed as the shopper.
+func (p previewPage) say(q *request) {
+	if p.unavailable(q) {
 		return
 	}
 	openid, text := q.r.PostForm.Get("openid"), strings.TrimSpace(q.r.PostForm.Get("text"))
-	if !openidPattern.MatchString(openid) {
-		h.errorPage(q.w, q.r, q, http.StatusUnprocessableEntity, "先选一位测试顾客。")
+	if !validOpenID(openid) {
+		p.errorPage(q.w, q.r, q, http.StatusUnprocessableEntity, "先选一位测试顾客。")
 		return
 	}
 	if text == "" {
 		http.Redirect(q.w, q.r, previewURL(openid), http.StatusSeeOther)
 		return
 	}
-	h.preview.add(q.m.ID, openid, chatLine{At: h.club.Now(), From: "shopper", Text: text})
-	reply, err := h.shopper.Say(q.r.Context(), q.m.ID, openid, text)
-	h.answer(q, openid, reply, err)
+	p.chats.add(q.m.ID, openid, chatLine{At: p.clock.Now(), From: "shopper", Text: text})
+	reply, err := p.shopper.Say(q.r.Context(), q.m.ID, openid, text)
+	p.answer(q, openid, reply, err)
 }
 
 // answer records the bot's reply (or why there was none) and shows the
 // chat.
-func (h *Handler) answer(q *request, openid, reply string, err error) {
-	line := chatLine{At: h.club.Now(), From: "bot", Text: reply}
+func (p previewPage) answer(q *request, openid, reply string, err error) {
+	line := chatLine{At: p.clock.Now(), From: "bot", Text: reply}
 	switch {
 	case err != nil:
 		line.From, line.Text = "system", "没有送达："+err.Error()
 	case reply == "":
 		line.From, line.Text = "system", "（公众号没有回复）"
 	}
-	h.preview.add(q.m.ID, openid, line)
+	p.chats.add(q.m.ID, openid, line)
 	http.Redirect(q.w, q.r, previewURL(openid), http.StatusSeeOther)
 }
 
-func (h *Handler) unavailable(q *request) bool {
-	if h.shopper != nil {
+func (p previewPage) unavailable(q *request) bool {
+	if p.shopper != nil {
 		return false
 	}
-	h.errorPage(q.w, q.r, q, http.StatusServiceUnavailable, previewUnavailable)
+	p.errorPage(q.w, q.r, q, http.StatusServiceUnavailable, previewUnavailable)
 	return true
 }
 

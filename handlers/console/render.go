@@ -2,204 +2,170 @@ package console
 
 import (
 	"bytes"
+	"context"
+	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
+	"log/slog"
+	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/wxclub/wxclub/ritual"
 )
 
-// pageNames are the page templates; each is parsed with layout.html.
-var pageNames = []string{"login", "home", "edit", "funnel", "leaderboard", "members", "outbox", "versions", "preview", "error"}
+//go:embed templates/*.html
+var templateFiles embed.FS
 
-func parsePages() map[string]*template.Template {
-	pages := map[string]*template.Template{}
-	for _, name := range pageNames {
-		pages[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))
-	}
-	return pages
+// renderer writes the console's pages, and the error page for what went
+// wrong; every page holds it. It is built once by New and never changed.
+type renderer struct {
+	templates map[string]*template.Template // page → the page with layout.html
+	log       *slog.Logger
 }
 
-var funcs = template.FuncMap{
-	"when":     when,
-	"yuan":     yuan,
-	"stage":    func(s string) string { return or(stageNames[s], s) },
-	"purpose":  func(s string) string { return or(purposeNames[s], s) },
-	"status":   func(s ritual.OutboxStatus) string { return or(statusNames[s], string(s)) },
-	"steps":    stepsNames,
-	"role":     roleName,
-	"result":   resultName,
-	"state":    func(s ritual.MemberState) string { return or(stateNames[s], string(s)) },
-	"right":    func(s string) string { return or(rightNames[s], s) },
-	"ceremony": func(s string) string { return or(ceremonyNames[s], s) },
-	"seconds": func(p *float64) string {
-		if p == nil {
-			return "—"
-		}
-		return humanSeconds(*p)
-	},
-	"pct": func(p *float64) string {
-		if p == nil {
-			return "—"
-		}
-		return fmt.Sprintf("%.0f%%", *p*100)
-	},
-	"pretty": func(raw json.RawMessage) string {
-		var b bytes.Buffer
-		if json.Indent(&b, raw, "", "  ") != nil {
-			return string(raw)
-		}
-		return b.String()
-	},
-	"signed": func(n int64) string {
-		if n > 0 {
-			return "+" + strconv.FormatInt(n, 10)
-		}
-		return strconv.FormatInt(n, 10)
-	},
+func newRenderer(log *slog.Logger) *renderer {
+	funcs := templateFuncs()
+	templates := map[string]*template.Template{}
+	for _, name := range []string{"login", "home", "edit", "funnel", "leaderboard", "members", "outbox", "versions", "preview", "error"} {
+		templates[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))
+	}
+	return &renderer{templates: templates, log: log}
 }
 
-func or(a, b string) string {
-	if a != "" {
-		return a
+// templateFuncs are the words and formats the templates use.
+func templateFuncs() template.FuncMap {
+	return template.FuncMap{
+		"when":     when,
+		"yuan":     yuan,
+		"stage":    func(s string) string { return or(stageName(s), s) },
+		"purpose":  func(s string) string { return or(purposeName(s), s) },
+		"status":   func(s ritual.OutboxStatus) string { return or(statusName(s), string(s)) },
+		"steps":    stepsNames,
+		"role":     roleName,
+		"result":   resultName,
+		"state":    func(s ritual.MemberState) string { return or(stateName(s), string(s)) },
+		"right":    func(s string) string { return or(rightName(s), s) },
+		"ceremony": func(s string) string { return or(ceremonyName(s), s) },
+		"seconds": func(p *float64) string {
+			if p == nil {
+				return "—"
+			}
+			return humanSeconds(*p)
+		},
+		"pct": func(p *float64) string {
+			if p == nil {
+				return "—"
+			}
+			return fmt.Sprintf("%.0f%%", *p*100)
+		},
+		"pretty": func(raw json.RawMessage) string {
+			var b bytes.Buffer
+			if json.Indent(&b, raw, "", "  ") != nil {
+				return string(raw)
+			}
+			return b.String()
+		},
+		"signed": func(n int64) string {
+			if n > 0 {
+				return "+" + strconv.FormatInt(n, 10)
+			}
+			return strconv.FormatInt(n, 10)
+		},
 	}
-	return b
 }
 
-// when shows a time in the merchant's zone; nil and zero times are "—".
-func when(loc *time.Location, v any) string {
-	var t time.Time
-	switch v := v.(type) {
-	case time.Time:
-		t = v
-	case *time.Time:
-		if v != nil {
-			t = *v
+// view is what every page template gets.
+type view struct {
+	Title    string
+	Nav      string
+	Session  *ritual.ConsoleSession
+	Merchant *ritual.Merchant
+	Loc      *time.Location
+	Flash    string
+	Error    string
+	Data     any
+}
+
+// CSRF is the session's token for the page's forms.
+func (v view) CSRF() string {
+	if v.Session == nil {
+		return ""
+	}
+	return v.Session.CSRFToken
+}
+
+// CanEdit reports whether the signed-in user may change settings.
+func (v view) CanEdit() bool { return v.Session != nil && v.Session.CanChangeSettings() }
+
+// render writes page with status.
+func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, page string, v view) {
+	t, ok := rd.templates[page]
+	if !ok {
+		panic("console: no page template " + page)
+	}
+	if v.Loc == nil {
+		v.Loc = time.UTC
+		if v.Merchant != nil {
+			v.Loc = v.Merchant.Location()
 		}
 	}
-	if t.IsZero() {
-		return "—"
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if err := t.ExecuteTemplate(w, "layout", v); err != nil {
+		rd.log.ErrorContext(r.Context(), "console: render", "page", page, "err", err)
 	}
-	if loc == nil {
-		loc = time.UTC
-	}
-	return t.In(loc).Format("2006-01-02 15:04")
 }
 
-// yuan shows fen as yuan: 50000 → ¥500.00.
-func yuan(fen int64) string {
-	sign := ""
-	if fen < 0 {
-		sign, fen = "-", -fen
+// errorPage answers status with a page saying msg.
+func (rd *renderer) errorPage(w http.ResponseWriter, r *http.Request, q *request, status int, msg string) {
+	v := view{Title: statusTitle(status), Error: msg, Data: status}
+	if q != nil {
+		v.Session, v.Merchant = q.s, q.m
 	}
-	return fmt.Sprintf("%s¥%d.%02d", sign, fen/100, fen%100)
+	rd.render(w, r, status, "error", v)
 }
 
-// humanSeconds says a duration in the largest unit that fits.
-func humanSeconds(s float64) string {
-	switch {
-	case s < 60:
-		return fmt.Sprintf("%.0f 秒", s)
-	case s < 3600:
-		return fmt.Sprintf("%.0f 分钟", s/60)
-	case s < 86400:
-		return fmt.Sprintf("%.1f 小时", s/3600)
+// statusTitle heads the error page of status.
+func statusTitle(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "请求有误"
+	case http.StatusUnauthorized:
+		return "需要登录"
+	case http.StatusForbidden:
+		return "没有权限"
+	case http.StatusNotFound:
+		return "找不到"
+	case http.StatusConflict:
+		return "有冲突"
+	case http.StatusUnprocessableEntity:
+		return "输入有误"
+	case http.StatusInternalServerError:
+		return "出错了"
+	case http.StatusServiceUnavailable:
+		return "暂不可用"
+	}
+	return http.StatusText(status)
+}
+
+// fail answers an error from the domain: its message for the codes a user
+// can act on, a generic sentence (and a log line) for the rest.
+func (rd *renderer) fail(q *request, err error) {
+	switch ritual.ErrorCode(err) {
+	case ritual.ENOTFOUND:
+		rd.errorPage(q.w, q.r, q, http.StatusNotFound, "没有找到："+ritual.ErrorMessage(err))
+	case ritual.EINVALID, ritual.EBADREQUEST:
+		rd.errorPage(q.w, q.r, q, http.StatusUnprocessableEntity, ritual.ErrorField(err)+" "+ritual.ErrorMessage(err))
+	case ritual.ECONFLICT:
+		rd.errorPage(q.w, q.r, q, http.StatusConflict, ritual.ErrorMessage(err))
 	default:
-		return fmt.Sprintf("%.1f 天", s/86400)
-	}
-}
-
-// shortDuration writes 1h0m0s as 1h and 90m as 1h30m.
-func shortDuration(d time.Duration) string {
-	if d == 0 {
-		return "0"
-	}
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
-
-var purposeNames = map[string]string{
-	ritual.PurposePointsChanged: "积分变动 points_changed",
-	ritual.PurposeLevelChanged:  "等级变动 level_changed",
-	ritual.PurposeCouponIssued:  "发券 coupon_issued",
-	ritual.PurposeGiftGranted:   "新人礼 gift_granted",
-	ritual.PurposeCeremony:      "升级仪式 ceremony",
-	ritual.PurposeGroupPost:     "群消息 group_post",
-	ritual.PurposeCustomText:    "客服消息 custom_text",
-	ritual.PurposeCardSync:      "会员卡同步 card_sync",
-}
-
-var statusNames = map[ritual.OutboxStatus]string{
-	ritual.OutboxPending:       "待发送 pending",
-	ritual.OutboxSent:          "已发送 sent",
-	ritual.OutboxFailed:        "失败 failed",
-	ritual.OutboxWaitingFollow: "等待关注 waiting_follow",
-	ritual.OutboxMerged:        "已合并 merged",
-}
-
-var stateNames = map[ritual.MemberState]string{
-	ritual.StateRecognized: "已识别（未关注） recognized",
-	ritual.StateFollowing:  "已关注 following",
-	ritual.StateUnfollowed: "已取关 unfollowed",
-}
-
-var rightNames = map[string]string{}
-
-func init() {
-	for _, o := range rightKinds {
-		rightNames[o.Value] = o.Label
-	}
-}
-
-var ceremonyNames = map[string]string{
-	ritual.CeremonyOpen:      "进行中 open",
-	ritual.CeremonyCompleted: "已完成 completed",
-	ritual.CeremonyClosed:    "已收起 closed",
-}
-
-func stepsNames(steps []string) string {
-	names := make([]string, len(steps))
-	for i, s := range steps {
-		names[i] = s
-		if o := findOption(stepOptions, s); o != nil {
-			names[i] = o.Label
+		if errors.Is(q.r.Context().Err(), context.Canceled) {
+			return
 		}
+		rd.log.ErrorContext(q.r.Context(), "console", "path", q.r.URL.Path, "err", err)
+		rd.errorPage(q.w, q.r, q, http.StatusInternalServerError, "服务出错了，请稍后再试。")
 	}
-	if len(names) == 0 {
-		return "—"
-	}
-	return strings.Join(names, "、")
 }
-
-func roleName(role string) string {
-	switch role {
-	case ritual.RoleOwner:
-		return "店主 owner"
-	case ritual.RoleOperator:
-		return "运营 operator"
-	}
-	return role
-}
-
-func resultName(result string) string {
-	switch result {
-	case ritual.JobOK:
-		return "成功 ok"
-	case ritual.JobFailed:
-		return "失败 failed"
-	case ritual.JobRunning:
-		return "运行中 running"
-	}
-	return result
-}
-
-func itoa(n int) string { return strconv.Itoa(n) }
