@@ -20,7 +20,7 @@ type Cards interface {
 	QRImage(ctx context.Context, merchantID, scene string) (string, error)
 }
 
-var _ Cards = (*ritual.Club)(nil)
+var _ Cards = (*ritual.Cards)(nil)
 
 // cardsAPI answers /api/v1/members/:openid/card and the QR links.
 type cardsAPI struct {

@@ -20,7 +20,7 @@ type Ceremonies interface {
 	GrantCeremony(ctx context.Context, m *ritual.Merchant, id int64) (ritual.CeremonyView, error)
 }
 
-var _ Ceremonies = (*ritual.Club)(nil)
+var _ Ceremonies = (*ritual.Upgrades)(nil)
 
 // ceremoniesAPI answers /api/v1/ceremonies.
 type ceremoniesAPI struct {

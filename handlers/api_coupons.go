@@ -27,7 +27,7 @@ type Rewards interface {
 	UseCoupon(ctx context.Context, m *ritual.Merchant, code string) (*ritual.Coupon, error)
 }
 
-var _ Rewards = (*ritual.Club)(nil)
+var _ Rewards = (*ritual.Shop)(nil)
 
 // rewardsAPI answers redemptions and coupons under /api/v1.
 type rewardsAPI struct {

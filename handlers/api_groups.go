@@ -9,24 +9,34 @@ import (
 	"github.com/wxclub/wxclub/ritual"
 )
 
-// Groups is the merchant's WeChat groups as the bridge saw them, and the
-// segments mirrored to WeChat user tags.
+// Groups is the merchant's WeChat groups as the bridge saw them.
 type Groups interface {
 	ListGroups(ctx context.Context, m *ritual.Merchant) ([]ritual.GroupView, error)
 	// GroupMembers returns everyone seen in the group; ENOTFOUND for a group
 	// the merchant does not have.
 	GroupMembers(ctx context.Context, m *ritual.Merchant, groupID string) ([]ritual.GroupMemberView, error)
+}
+
+var _ Groups = (*ritual.Reports)(nil)
+
+// Tags mirror segments of members to WeChat user tags.
+type Tags interface {
 	// SyncTag mirrors a group or a level to a WeChat user tag through
 	// tagger: ECONFLICT with the account's 100 tags used up, EUNAVAILABLE
 	// without a tagger or when WeChat does not answer.
 	SyncTag(ctx context.Context, m *ritual.Merchant, tagger ritual.Tagger, req ritual.TagSyncRequest) (*ritual.TagSyncReport, error)
 }
 
-var _ Groups = (*ritual.Club)(nil)
+var _ Tags = (*ritual.Tags)(nil)
 
-// groupsAPI answers /api/v1/groups and /api/v1/tags/sync.
+// groupsAPI answers /api/v1/groups.
 type groupsAPI struct {
 	groups Groups
+}
+
+// tagsAPI answers /api/v1/tags/sync.
+type tagsAPI struct {
+	tags   Tags
 	tagger ritual.Tagger // nil: tag sync answers 503
 }
 
@@ -71,13 +81,13 @@ func (h *groupsAPI) getGroupMembers(c *gin.Context) {
 // postTagSync answers POST /api/v1/tags/sync {"group_id"} or {"level"}:
 // mirror the segment to a WeChat user tag through the tagger (none: 503).
 // 409 when the account's 100 tags are used up.
-func (h *groupsAPI) postTagSync(c *gin.Context) {
+func (h *tagsAPI) postTagSync(c *gin.Context) {
 	var in ritual.TagSyncRequest
 	if err := decodeJSON(c, &in); err != nil {
 		writeError(c, err)
 		return
 	}
-	report, err := h.groups.SyncTag(c.Request.Context(), merchantOf(c), h.tagger, in)
+	report, err := h.tags.SyncTag(c.Request.Context(), merchantOf(c), h.tagger, in)
 	if err != nil {
 		writeError(c, err)
 		return

@@ -21,7 +21,7 @@ type Members interface {
 	Ledger(ctx context.Context, m *ritual.Merchant, openidOrPhone string, before int64, limit int) (ritual.LedgerPage, error)
 }
 
-var _ Members = (*ritual.Club)(nil)
+var _ Members = (*ritual.Reports)(nil)
 
 // membersAPI answers /api/v1/members/:openid and its ledger and rights.
 type membersAPI struct {

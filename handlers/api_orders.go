@@ -21,7 +21,7 @@ type Orders interface {
 	RecordRefund(ctx context.Context, m *ritual.Merchant, in ritual.RefundInput) (answer *ritual.RefundAnswer, created bool, err error)
 }
 
-var _ Orders = (*ritual.Club)(nil)
+var _ Orders = (*ritual.Shop)(nil)
 
 // ordersAPI answers /api/v1/orders and its refunds.
 type ordersAPI struct {

@@ -11,13 +11,19 @@ import (
 )
 
 // Reports tell the merchant how the club is doing: the card-activation
-// funnel, the referrers, and what became of each campaign.
+// funnel and the referrers.
 type Reports interface {
 	// Funnel reports the members recognized from an order in [from, to).
 	Funnel(ctx context.Context, m *ritual.Merchant, from, to time.Time) (ritual.FunnelReport, error)
 	// Referrals ranks referrers for month ("2006-01" in the merchant's time
 	// zone, "" for the current one); another form is EINVALID.
 	Referrals(ctx context.Context, m *ritual.Merchant, month string, limit int) (ritual.ReferralBoard, error)
+}
+
+var _ Reports = (*ritual.Reports)(nil)
+
+// Campaigns tell what became of each campaign.
+type Campaigns interface {
 	// CampaignStatuses lists the campaign jobs with their next slot and
 	// last run.
 	CampaignStatuses(ctx context.Context, m *ritual.Merchant) ([]ritual.CampaignStatus, error)
@@ -26,11 +32,16 @@ type Reports interface {
 	CampaignReport(ctx context.Context, m *ritual.Merchant, campaign string) ([]ritual.ReportLine, error)
 }
 
-var _ Reports = (*ritual.Club)(nil)
+var _ Campaigns = (*ritual.Calendar)(nil)
 
-// reportsAPI answers /api/v1/funnel, the referral board and the campaigns.
+// reportsAPI answers /api/v1/funnel and the referral board.
 type reportsAPI struct {
 	reports Reports
+}
+
+// campaignsAPI answers /api/v1/campaigns and their reports.
+type campaignsAPI struct {
+	campaigns Campaigns
 }
 
 // getFunnel answers GET /api/v1/funnel?from=&to= (dates or RFC 3339
@@ -92,8 +103,8 @@ func (h *reportsAPI) getReferralBoard(c *gin.Context) {
 
 // getCampaigns answers GET /api/v1/campaigns: each campaign job with its
 // next run and last result (the member day's summary is in its detail).
-func (h *reportsAPI) getCampaigns(c *gin.Context) {
-	list, err := h.reports.CampaignStatuses(c.Request.Context(), merchantOf(c))
+func (h *campaignsAPI) getCampaigns(c *gin.Context) {
+	list, err := h.campaigns.CampaignStatuses(c.Request.Context(), merchantOf(c))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -103,9 +114,9 @@ func (h *reportsAPI) getCampaigns(c *gin.Context) {
 
 // getCampaignReport answers GET /api/v1/campaigns/report?campaign=member_day:2026-12-08:
 // what became of a campaign's messages, and why those not sent were not.
-func (h *reportsAPI) getCampaignReport(c *gin.Context) {
+func (h *campaignsAPI) getCampaignReport(c *gin.Context) {
 	campaign := c.Query("campaign")
-	lines, err := h.reports.CampaignReport(c.Request.Context(), merchantOf(c), campaign)
+	lines, err := h.campaigns.CampaignReport(c.Request.Context(), merchantOf(c), campaign)
 	if err != nil {
 		writeError(c, err)
 		return

@@ -27,7 +27,7 @@ type Settings interface {
 	SettingsVersions(ctx context.Context, m *ritual.Merchant, limit int) ([]ritual.SettingsVersion, error)
 }
 
-var _ Settings = (*ritual.Club)(nil)
+var _ Settings = (*ritual.Admin)(nil)
 
 // settingsAPI answers /api/v1/settings.
 type settingsAPI struct {

@@ -22,7 +22,7 @@ type GroupChat interface {
 	HandleGroupMessage(ctx context.Context, m *ritual.Merchant, msg ritual.GroupMessage) ([]ritual.Reply, error)
 }
 
-var _ GroupChat = (*ritual.Club)(nil)
+var _ GroupChat = (*ritual.GroupChat)(nil)
 
 // groupWebhook answers the group bridge's webhook, /group/:merchant.
 type groupWebhook struct {

@@ -3,8 +3,8 @@
 // metrics. It is thin: it authenticates, parses and answers, and leaves
 // every decision to the domain (package ritual). Each group of handlers
 // declares the small interface it needs beside it (Orders in api_orders.go,
-// Chat in wechat_webhook.go, ...) and holds only that; *ritual.Club
-// implements them all.
+// Chat in wechat_webhook.go, ...) and holds only that; the wiring in cmd
+// gives each the part of *ritual.Club that implements it.
 package handlers
 
 import (
@@ -29,15 +29,11 @@ type Options struct {
 	Orders     Orders
 	Rewards    Rewards
 	Reports    Reports
+	Campaigns  Campaigns
 	Groups     Groups
+	Tags       Tags
 	Ceremonies Ceremonies
 	Settings   Settings
-	// Club, when set, fills each domain field above that is nil with itself
-	// (it must implement them all, as *ritual.Club does).
-	//
-	// Deprecated: set the fields. Club stays only until the tests of
-	// handlers/console, which are being changed separately, stop using it.
-	Club any
 
 	// ReplayWindow rejects signed requests whose timestamp is further than
 	// this from now; 0 turns the check off.
@@ -59,48 +55,6 @@ type Options struct {
 	Console http.Handler
 }
 
-// fillFromClub sets each nil domain field of opts to opts.Club, if it
-// implements that field's interface.
-func fillFromClub(opts *Options) {
-	if opts.Club == nil {
-		return
-	}
-	c := opts.Club
-	if opts.Merchants == nil {
-		opts.Merchants, _ = c.(Merchants)
-	}
-	if opts.Chat == nil {
-		opts.Chat, _ = c.(Chat)
-	}
-	if opts.GroupChat == nil {
-		opts.GroupChat, _ = c.(GroupChat)
-	}
-	if opts.Members == nil {
-		opts.Members, _ = c.(Members)
-	}
-	if opts.Cards == nil {
-		opts.Cards, _ = c.(Cards)
-	}
-	if opts.Orders == nil {
-		opts.Orders, _ = c.(Orders)
-	}
-	if opts.Rewards == nil {
-		opts.Rewards, _ = c.(Rewards)
-	}
-	if opts.Reports == nil {
-		opts.Reports, _ = c.(Reports)
-	}
-	if opts.Groups == nil {
-		opts.Groups, _ = c.(Groups)
-	}
-	if opts.Ceremonies == nil {
-		opts.Ceremonies, _ = c.(Ceremonies)
-	}
-	if opts.Settings == nil {
-		opts.Settings, _ = c.(Settings)
-	}
-}
-
 // requireDomain panics naming the first domain field of opts that is nil.
 func requireDomain(opts Options) {
 	for _, f := range []struct {
@@ -115,7 +69,9 @@ func requireDomain(opts Options) {
 		{"Orders", opts.Orders != nil},
 		{"Rewards", opts.Rewards != nil},
 		{"Reports", opts.Reports != nil},
+		{"Campaigns", opts.Campaigns != nil},
 		{"Groups", opts.Groups != nil},
+		{"Tags", opts.Tags != nil},
 		{"Ceremonies", opts.Ceremonies != nil},
 		{"Settings", opts.Settings != nil},
 	} {
@@ -128,7 +84,6 @@ func requireDomain(opts Options) {
 // New returns the HTTP handler of the whole service. It panics when a
 // domain field of opts is nil.
 func New(opts Options) http.Handler {
-	fillFromClub(&opts)
 	requireDomain(opts)
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -146,7 +101,9 @@ func New(opts Options) http.Handler {
 	orders := &ordersAPI{orders: opts.Orders}
 	rewards := &rewardsAPI{rewards: opts.Rewards}
 	reports := &reportsAPI{reports: opts.Reports}
-	groups := &groupsAPI{groups: opts.Groups, tagger: opts.Tagger}
+	campaigns := &campaignsAPI{campaigns: opts.Campaigns}
+	groups := &groupsAPI{groups: opts.Groups}
+	tags := &tagsAPI{tags: opts.Tags, tagger: opts.Tagger}
 	ceremonies := &ceremoniesAPI{ceremonies: opts.Ceremonies}
 	settings := &settingsAPI{settings: opts.Settings}
 
@@ -176,11 +133,11 @@ func New(opts Options) http.Handler {
 	api.GET("/referrals/leaderboard", reports.getReferralBoard)
 	api.GET("/groups", groups.getGroups)
 	api.GET("/groups/:id/members", groups.getGroupMembers)
-	api.POST("/tags/sync", groups.postTagSync)
+	api.POST("/tags/sync", tags.postTagSync)
 	api.GET("/ceremonies", ceremonies.getCeremonies)
 	api.POST("/ceremonies/:id/grant", ceremonies.postCeremonyGrant)
-	api.GET("/campaigns", reports.getCampaigns)
-	api.GET("/campaigns/report", reports.getCampaignReport)
+	api.GET("/campaigns", campaigns.getCampaigns)
+	api.GET("/campaigns/report", campaigns.getCampaignReport)
 	api.GET("/settings", settings.getSettings)
 	api.GET("/settings/versions", settings.getSettingsVersions)
 	api.GET("/settings/:section", settings.getSettingsSection)

@@ -48,9 +48,14 @@ func newEnv(t *testing.T, db *models.DB, clock *ritualtest.Clock, mode string, w
 
 // clubOptions puts club behind every route, as cmd/wxclub does.
 func clubOptions(club *ritual.Club) handlers.Options {
+	if club == nil {
+		club = &ritual.Club{}
+	}
 	return handlers.Options{
-		Merchants: club, Chat: club, GroupChat: club, Members: club, Cards: club, Orders: club,
-		Rewards: club, Reports: club, Groups: club, Ceremonies: club, Settings: club,
+		Merchants: club.Directory, Chat: club.Chat, GroupChat: club.GroupChat, Members: club.Reports,
+		Cards: club.Cards, Orders: club.Shop, Rewards: club.Shop, Reports: club.Reports,
+		Campaigns: club.Calendar, Groups: club.Reports, Tags: club.Tags, Ceremonies: club.Upgrades,
+		Settings: club.Admin,
 	}
 }
 

@@ -28,7 +28,7 @@ type Merchants interface {
 	Ready(ctx context.Context) error
 }
 
-var _ Merchants = (*ritual.Club)(nil)
+var _ Merchants = (*ritual.Directory)(nil)
 
 // requestIDHeader carries the request id in and out.
 const requestIDHeader = "X-Request-Id"

@@ -32,7 +32,7 @@ type Chat interface {
 	HandleMessage(ctx context.Context, m *ritual.Merchant, msg ritual.InboundMessage) (ritual.Reply, error)
 }
 
-var _ Chat = (*ritual.Club)(nil)
+var _ Chat = (*ritual.Chat)(nil)
 
 // wechatWebhook answers the official account's webhook, /wechat/:merchant.
 type wechatWebhook struct {

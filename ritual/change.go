@@ -22,6 +22,9 @@ type changer struct {
 	observer Observer
 }
 
+// Now returns the club's current time.
+func (c *changer) Now() time.Time { return c.clock() }
+
 // work is one transaction: the stores inside it, and the member changes
 // made in it, which Club.atomically reports to the observer once it
 // commits (never before: a rolled-back change did not happen).

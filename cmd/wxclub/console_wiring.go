@@ -28,8 +28,8 @@ func (m *Main) console(ctx context.Context) http.Handler {
 	// The club serves every interface the console declares; each may later
 	// come from a type of its own.
 	opts := console.Options{
-		Sessions: m.Club, Merchants: m.Club, Clock: m.Club, Settings: m.Club,
-		Ceremonies: m.Club, Members: m.Club, Reports: m.Club,
+		Sessions: m.Club.Admin, Merchants: m.Club.Directory, Clock: m.Club.Directory, Settings: m.Club.Admin,
+		Ceremonies: m.Club.Upgrades, Members: m.Club.Reports, Reports: m.Club.Reports, Campaigns: m.Club.Calendar,
 		Logger: m.Logger.With("component", "console"),
 	}
 	if len(m.Config.Merchants) == 1 {

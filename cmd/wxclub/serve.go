@@ -134,21 +134,23 @@ func (m *Main) Run(ctx context.Context) error {
 	return nil
 }
 
-// handler is the HTTP surface. The club serves every resource today; each
-// field can take its own type as the domain splits.
+// handler is the HTTP surface: each resource is served by the part of the
+// club that does that work.
 func (m *Main) handler(ctx context.Context) http.Handler {
 	return handlers.New(handlers.Options{
-		Merchants:  m.Club,
-		Chat:       m.Club,
-		GroupChat:  m.Club,
-		Members:    m.Club,
-		Cards:      m.Club,
-		Orders:     m.Club,
-		Rewards:    m.Club,
-		Reports:    m.Club,
-		Groups:     m.Club,
-		Ceremonies: m.Club,
-		Settings:   m.Club,
+		Merchants:  m.Club.Directory,
+		Chat:       m.Club.Chat,
+		GroupChat:  m.Club.GroupChat,
+		Members:    m.Club.Reports,
+		Cards:      m.Club.Cards,
+		Orders:     m.Club.Shop,
+		Rewards:    m.Club.Shop,
+		Reports:    m.Club.Reports,
+		Campaigns:  m.Club.Calendar,
+		Groups:     m.Club.Reports,
+		Tags:       m.Club.Tags,
+		Ceremonies: m.Club.Upgrades,
+		Settings:   m.Club.Admin,
 
 		ReplayWindow: m.Config.WeChat.ReplayWindow, Logger: m.Logger, Emulator: m.emulatorHandler(),
 		Metrics: m.Metrics, LogOpenIDs: m.Config.Log.OpenIDs, Tagger: m.tagger(), Console: m.console(ctx),

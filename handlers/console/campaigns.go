@@ -12,12 +12,12 @@ import (
 // The campaigns page edits the scheduled jobs, each with when it runs next
 // and how it last ran.
 
-func campaignsEditor(rd *renderer, settings Settings, reports Reports) editor[ritual.Campaigns] {
+func campaignsEditor(rd *renderer, settings Settings, campaigns Campaigns) editor[ritual.Campaigns] {
 	return editor[ritual.Campaigns]{
 		renderer: rd, settings: settings,
 		section: "campaigns", title: "活动排期", nav: "campaigns", action: "/console/campaigns",
 		form: func(q *request, cs ritual.Campaigns) *form {
-			statuses, err := reports.CampaignStatuses(q.r.Context(), q.m)
+			statuses, err := campaigns.CampaignStatuses(q.r.Context(), q.m)
 			if err != nil {
 				rd.log.WarnContext(q.r.Context(), "console: campaign statuses", "err", err)
 			}

@@ -13,8 +13,9 @@
 //
 // The console reaches the domain through small interfaces, one per
 // resource (Sessions, Merchants, Settings, Ceremonies, Members, Reports,
-// and a Clock), which *ritual.Club implements today. Each page is its own
-// type, in a file named for the page, holding only those it uses.
+// Campaigns and a Clock), each served by the part of *ritual.Club that does
+// that work. Each page is its own type, in a file named for the page,
+// holding only those it uses.
 package console
 
 import (
@@ -92,21 +93,26 @@ type Reports interface {
 	Funnel(ctx context.Context, m *ritual.Merchant, from, to time.Time) (ritual.FunnelReport, error)
 	// Leaderboard ranks members by the points they earned this week.
 	Leaderboard(ctx context.Context, m *ritual.Merchant, limit int) (ritual.PointsBoard, error)
-	// CampaignStatuses lists the campaign jobs with their next and last run.
-	CampaignStatuses(ctx context.Context, m *ritual.Merchant) ([]ritual.CampaignStatus, error)
 	// OutboxFailures lists the messages WeChat refused for good, newest
 	// first.
 	OutboxFailures(ctx context.Context, m *ritual.Merchant, limit int) ([]ritual.MessageView, error)
 }
 
+// Campaigns tell how the campaign jobs run.
+type Campaigns interface {
+	// CampaignStatuses lists the campaign jobs with their next and last run.
+	CampaignStatuses(ctx context.Context, m *ritual.Merchant) ([]ritual.CampaignStatus, error)
+}
+
 var (
-	_ Sessions   = (*ritual.Club)(nil)
-	_ Merchants  = (*ritual.Club)(nil)
-	_ Clock      = (*ritual.Club)(nil)
-	_ Settings   = (*ritual.Club)(nil)
-	_ Ceremonies = (*ritual.Club)(nil)
-	_ Members    = (*ritual.Club)(nil)
-	_ Reports    = (*ritual.Club)(nil)
+	_ Sessions   = (*ritual.Admin)(nil)
+	_ Merchants  = (*ritual.Directory)(nil)
+	_ Clock      = (*ritual.Directory)(nil)
+	_ Settings   = (*ritual.Admin)(nil)
+	_ Ceremonies = (*ritual.Upgrades)(nil)
+	_ Members    = (*ritual.Reports)(nil)
+	_ Reports    = (*ritual.Reports)(nil)
+	_ Campaigns  = (*ritual.Calendar)(nil)
 )
 
 // Options configures the console: one field per interface, so each may
@@ -119,6 +125,7 @@ type Options struct {
 	Ceremonies Ceremonies
 	Members    Members
 	Reports    Reports
+	Campaigns  Campaigns
 	// Shopper drives the phone preview; nil when the service talks to real
 	// WeChat, and the preview page says it is unavailable.
 	Shopper Shopper
@@ -147,12 +154,12 @@ func New(opts Options) *Handler {
 	in := gate.signedIn
 	owners := func(next func(q *request)) http.HandlerFunc { return gate.signedIn(gate.ownerOnly(next)) }
 	login := loginPage{renderer: rd, sessions: opts.Sessions, defaultMerchant: opts.DefaultMerchant}
-	home := homePage{renderer: rd, settings: opts.Settings, ceremonies: opts.Ceremonies, reports: opts.Reports, previewReady: opts.Shopper != nil}
+	home := homePage{renderer: rd, settings: opts.Settings, ceremonies: opts.Ceremonies, reports: opts.Reports, campaigns: opts.Campaigns, previewReady: opts.Shopper != nil}
 	levels := levelsEditor(rd, opts.Settings)
 	rituals := ritualsEditor(rd, opts.Settings, opts.Ceremonies)
 	grant := grantPage{renderer: rd, ceremonies: opts.Ceremonies}
 	coupons := couponsEditor(rd, opts.Settings)
-	campaigns := campaignsEditor(rd, opts.Settings, opts.Reports)
+	campaigns := campaignsEditor(rd, opts.Settings, opts.Campaigns)
 	funnel := funnelPage{renderer: rd, reports: opts.Reports, clock: opts.Clock}
 	board := leaderboardPage{renderer: rd, reports: opts.Reports}
 	members := membersPage{renderer: rd, members: opts.Members}

@@ -43,8 +43,13 @@ func newEnv(t *testing.T, db *models.DB, clock *ritualtest.Clock, shopper consol
 	club := ritual.NewClub(db, ritual.ClubOptions{Clock: clock.Now})
 	e := &env{t: t, db: db, club: club, clock: clock, m: e2eMerchant(t, db, club)}
 	e.srv = httptest.NewServer(handlers.New(handlers.Options{
-		Club: club, Console: console.New(console.Options{
-			Sessions: club, Merchants: club, Clock: club, Settings: club, Ceremonies: club, Members: club, Reports: club,
+		Merchants: club.Directory, Chat: club.Chat, GroupChat: club.GroupChat, Members: club.Reports,
+		Cards: club.Cards, Orders: club.Shop, Rewards: club.Shop, Reports: club.Reports,
+		Campaigns: club.Calendar, Groups: club.Reports, Tags: club.Tags, Ceremonies: club.Upgrades,
+		Settings: club.Admin,
+		Console: console.New(console.Options{
+			Sessions: club.Admin, Merchants: club.Directory, Clock: club.Directory, Settings: club.Admin,
+			Ceremonies: club.Upgrades, Members: club.Reports, Reports: club.Reports, Campaigns: club.Calendar,
 			Shopper: shopper,
 		}),
 	}))

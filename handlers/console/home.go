@@ -14,6 +14,7 @@ type homePage struct {
 	settings     Settings
 	ceremonies   Ceremonies
 	reports      Reports
+	campaigns    Campaigns
 	previewReady bool // a Shopper drives the phone preview
 }
 
@@ -46,7 +47,7 @@ func (p homePage) serve(q *request) {
 		return
 	}
 	d.OpenCeremonies, d.Failures = len(open), len(failed)
-	if d.Campaigns, err = p.reports.CampaignStatuses(ctx, q.m); err != nil {
+	if d.Campaigns, err = p.campaigns.CampaignStatuses(ctx, q.m); err != nil {
 		p.fail(q, err)
 		return
 	}
