@@ -232,7 +232,7 @@ func TestGroupWebhookRepeatsHaveNoSecondEffect(t *testing.T) {
 		group := ritualtest.RandomID("g")
 		openid := e.linkedSender(group, "wx-anna")
 		points := func() int64 {
-			m, err := e.club.Member(context.Background(), e.merchant, openid)
+			m, err := e.db.Members().ByOpenID(context.Background(), e.merchant.ID, openid)
 			if err != nil {
 				t.Fatal(err)
 			}

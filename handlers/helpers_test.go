@@ -196,7 +196,7 @@ func (e *env) open(r response, safe bool) passiveReply {
 // memberExists reports whether the merchant has a member with openid.
 func (e *env) memberExists(openid string) bool {
 	e.t.Helper()
-	_, err := e.club.Member(context.Background(), e.merchant, openid)
+	_, err := e.db.Members().ByOpenID(context.Background(), e.merchant.ID, openid)
 	if ritual.ErrorCode(err) == ritual.ENOTFOUND {
 		return false
 	} else if err != nil {

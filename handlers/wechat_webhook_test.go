@@ -187,7 +187,7 @@ func TestRepeatedDeliveryGetsTheSameBody(t *testing.T) {
 				if again.status != first.status || again.body != first.body {
 					t.Fatalf("repeat answered %d %q, want the first body %q byte for byte", again.status, again.body, first.body)
 				}
-				m, _ := e.club.Member(t.Context(), e.merchant, openid)
+				m, _ := e.db.Members().ByOpenID(t.Context(), e.merchant.ID, openid)
 				if m.State != ritual.StateUnfollowed {
 					t.Fatalf("state %s after the repeated subscribe, want unfollowed (no second effect)", m.State)
 				}

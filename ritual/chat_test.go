@@ -59,7 +59,7 @@ func TestFollowUnfollowFollowAgain(t *testing.T) {
 		if got := mustHandle(t, club, m, subscribe(clock, openid, "poster1")); !strings.Contains(got, "欢迎关注"+m.Name) {
 			t.Fatalf("first follow reply = %q, want the welcome naming the merchant", got)
 		}
-		member, err := club.Member(ctx, m, openid)
+		member, err := db.Members().ByOpenID(ctx, m.ID, openid)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +74,7 @@ func TestFollowUnfollowFollowAgain(t *testing.T) {
 		if got := mustHandle(t, club, m, unsubscribe(clock, openid)); got != "" {
 			t.Fatalf("unsubscribe reply = %q, want none", got)
 		}
-		member, _ = club.Member(ctx, m, openid)
+		member, _ = db.Members().ByOpenID(ctx, m.ID, openid)
 		if member.State != ritual.StateUnfollowed || member.UnfollowedAt == nil {
 			t.Fatalf("after unsubscribe: state %s unfollowed_at %v", member.State, member.UnfollowedAt)
 		}
@@ -83,7 +83,7 @@ func TestFollowUnfollowFollowAgain(t *testing.T) {
 		if got := mustHandle(t, club, m, subscribe(clock, openid, "")); !strings.Contains(got, "欢迎回来") {
 			t.Fatalf("second follow reply = %q, want welcome back", got)
 		}
-		again, _ := club.Member(ctx, m, openid)
+		again, _ := db.Members().ByOpenID(ctx, m.ID, openid)
 		if again.ID != member.ID || again.State != ritual.StateFollowing || again.SubscribeScene != "poster1" {
 			t.Fatalf("returning member = %+v, want the same member following with its first scene", again)
 		}
@@ -107,7 +107,7 @@ func TestTextReplies(t *testing.T) {
 			t.Fatalf("other text reply = %q, want a short friendly default", other)
 		}
 		// Someone who messages us follows us, even if we never saw them follow.
-		member, err := club.Member(context.Background(), m, openid)
+		member, err := db.Members().ByOpenID(context.Background(), m.ID, openid)
 		if err != nil || member.State != ritual.StateFollowing {
 			t.Fatalf("sender = %+v, %v; want a following member", member, err)
 		}
@@ -129,7 +129,7 @@ func TestRepeatedDeliveryHasNoSecondEffect(t *testing.T) {
 		if got := mustHandle(t, club, m, first); got != want {
 			t.Fatalf("repeat reply = %q, want the first reply %q", got, want)
 		}
-		member, _ := club.Member(context.Background(), m, openid)
+		member, _ := db.Members().ByOpenID(context.Background(), m.ID, openid)
 		if member.State != ritual.StateUnfollowed {
 			t.Fatalf("state after repeated subscribe = %s, want unfollowed", member.State)
 		}
@@ -192,7 +192,7 @@ func TestMemberNotFound(t *testing.T) {
 	clock := &ritualtest.Clock{}
 	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
 		club, m := newClub(t, db, clock)
-		_, err := club.Member(context.Background(), m, "nobody")
+		_, err := club.MemberView(context.Background(), m, "nobody")
 		if got, want := ritual.ErrorCode(err), ritual.ENOTFOUND; got != want {
 			t.Fatalf("code = %q, want %q (err %v)", got, want, err)
 		}

@@ -166,26 +166,6 @@ func (ch *memberChange) append(ctx context.Context, delta, shortfall int64, sour
 	return e, nil
 }
 
-// SpendPoints takes amount points from the member, oldest first, as one
-// ledger entry under (source, ref); it fails with EINVALID if the balance is
-// short and is a no-op returning the first entry if (source, ref) was
-// booked before. Redemptions spend through it.
-func (c *Shop) SpendPoints(ctx context.Context, m *Merchant, openidOrPhone string, amount int64, source, ref, reason string) (*PointsEntry, error) {
-	if amount <= 0 {
-		return nil, FieldErrorf("points", "must be positive")
-	}
-	var entry *PointsEntry
-	find := func(tx *work) (*Member, error) { return findMember(ctx, tx, m, openidOrPhone) }
-	_, err := c.changeMember(ctx, m, find, source+":"+ref, func(ch *memberChange) (err error) {
-		entry, err = ch.spend(ctx, amount, source, ref, reason)
-		return err
-	})
-	if errors.Is(err, errAlreadyOnLedger) {
-		return nil, &Error{Code: ECONFLICT, Message: fmt.Sprintf("%s %s was booked before", source, ref)}
-	}
-	return entry, err
-}
-
 // Ledger sources of the group features. References: "<member id>:<local
 // date>" for the sign-in ones, "<activity id>:<member id>" for activities.
 const (

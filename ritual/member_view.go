@@ -156,11 +156,3 @@ func (c *Reports) Ledger(ctx context.Context, m *Merchant, openidOrPhone string,
 func (c *Reports) OutboxDepth(ctx context.Context) (map[OutboxStatus]int64, error) {
 	return c.store.Outbox().Depth(ctx)
 }
-
-// Member returns the merchant's member with openid; ENOTFOUND if none.
-func (c *Reports) Member(ctx context.Context, m *Merchant, openid string) (*Member, error) {
-	if openid == "" {
-		return nil, FieldErrorf("openid", "is required")
-	}
-	return c.store.Members().ByOpenID(ctx, m.ID, openid)
-}

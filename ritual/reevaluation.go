@@ -6,11 +6,11 @@ import (
 	"time"
 )
 
-// ReevaluateLevels re-evaluates every member of m above the lowest level,
+// reevaluateLevels re-evaluates every member of m above the lowest level,
 // so levels fall when old orders slide out of the statistical period. It is
 // the daily job's work; orders and refunds re-evaluate on their own. It
 // returns how many members changed level.
-func (c *Calendar) ReevaluateLevels(ctx context.Context, m *Merchant) (int, error) {
+func (c *Calendar) reevaluateLevels(ctx context.Context, m *Merchant) (int, error) {
 	lowest := m.Membership.Levels[0].Key
 	return c.reevaluatePages(ctx, m, func(after int64) ([]int64, error) {
 		return c.store.Members().IDsAboveLevel(ctx, m.ID, lowest, after, 500)
@@ -50,7 +50,7 @@ func (c *changer) reevaluate(ctx context.Context, m *Merchant, memberID int64) (
 	return err == nil && ch.member.LevelKey != before, err
 }
 
-// ReevaluateAllLevels runs ReevaluateLevels for every merchant.
+// ReevaluateAllLevels runs reevaluateLevels for every merchant.
 func (c *Calendar) ReevaluateAllLevels(ctx context.Context) (int, error) {
 	merchants, err := c.store.Merchants().List(ctx)
 	if err != nil {
@@ -58,7 +58,7 @@ func (c *Calendar) ReevaluateAllLevels(ctx context.Context) (int, error) {
 	}
 	total := 0
 	for _, m := range merchants {
-		n, err := c.ReevaluateLevels(ctx, m)
+		n, err := c.reevaluateLevels(ctx, m)
 		total += n
 		if err != nil {
 			return total, err
@@ -102,7 +102,7 @@ func (c *Calendar) ReevaluateAfterChanges(ctx context.Context, owner string) (in
 // reach one: those above the lowest level and those with orders in the
 // period.
 func (c *Calendar) reevaluateEveryone(ctx context.Context, m *Merchant) (int, error) {
-	changed, err := c.ReevaluateLevels(ctx, m)
+	changed, err := c.reevaluateLevels(ctx, m)
 	if err != nil {
 		return changed, err
 	}
