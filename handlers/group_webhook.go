@@ -29,6 +29,7 @@ type groupWebhook struct {
 	merchants    Merchants
 	chat         GroupChat
 	replayWindow time.Duration
+	metrics      *Metrics
 }
 
 // groupReply is one thing the bot says in the group.
@@ -48,6 +49,8 @@ type groupAnswer struct {
 // 401; a body over 64 KiB 413; JSON that does not parse 400. Every
 // rejection happens before the domain is called, so it stores nothing.
 func (g *groupWebhook) groupMessage(c *gin.Context) {
+	start := time.Now()
+	defer func() { g.metrics.observeWebhook(merchantLabel(c), "group", webhookOutcome(c), time.Since(start)) }()
 	m, err := g.merchants.Merchant(c.Request.Context(), c.Param("merchant"))
 	if err == nil && !m.Groups.Enabled() {
 		err = ritual.Errorf(ritual.ENOTFOUND, "merchant %s has no group bridge", m.ID)
@@ -56,6 +59,7 @@ func (g *groupWebhook) groupMessage(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
+	c.Set(knownKey, true)
 	body, err := readLimited(c.Request, maxWebhookBody)
 	if err != nil {
 		writeError(c, err)

@@ -284,3 +284,29 @@ func TestGroupWebhookRepeatsHaveNoSecondEffect(t *testing.T) {
 		}
 	})
 }
+
+// TestGroupWebhookIsCounted checks that the group bridge shows in the
+// webhook metrics beside the official account: answered and refused
+// requests, under the merchant and the kind "group".
+func TestGroupWebhookIsCounted(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		e := newGroupEnv(t, db, clock, 5*time.Minute)
+		group := ritualtest.RandomID("g")
+		e.bridge(bridgeBody(nextBridgeMsgID(), group, "wx-anna", "帮助"))
+		e.do(e.bridgeRequest(e.merchant.ID, "wrong-secret", clock.Now().Unix(), bridgeBody(nextBridgeMsgID(), group, "wx-anna", "帮助")))
+		req, err := http.NewRequest(http.MethodGet, e.server.URL+"/metrics", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics := e.do(req)
+		for _, want := range []string{
+			fmt.Sprintf(`wxclub_webhook_requests_total{kind="group",merchant=%q,outcome="replied"} 1`, e.merchant.ID),
+			fmt.Sprintf(`wxclub_webhook_requests_total{kind="group",merchant=%q,outcome="rejected"} 1`, e.merchant.ID),
+		} {
+			if !strings.Contains(metrics.body, want) {
+				t.Errorf("metrics lack %s", want)
+			}
+		}
+	})
+}

@@ -95,7 +95,7 @@ func New(opts Options) http.Handler {
 		merchants: opts.Merchants, chat: opts.Chat, replayWindow: opts.ReplayWindow,
 		log: opts.Logger, metrics: opts.Metrics, logOpenIDs: opts.LogOpenIDs,
 	}
-	bridge := &groupWebhook{merchants: opts.Merchants, chat: opts.GroupChat, replayWindow: opts.ReplayWindow}
+	bridge := &groupWebhook{merchants: opts.Merchants, chat: opts.GroupChat, replayWindow: opts.ReplayWindow, metrics: opts.Metrics}
 	members := &membersAPI{members: opts.Members}
 	cards := &cardsAPI{cards: opts.Cards}
 	orders := &ordersAPI{orders: opts.Orders}

@@ -38,7 +38,7 @@ func NewMetrics() *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		webhookRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "wxclub_webhook_requests_total", Help: "Official-account webhook requests by merchant, message kind and outcome.",
+			Name: "wxclub_webhook_requests_total", Help: "Webhook requests (official account, and kind group for the group bridge) by merchant, message kind and outcome.",
 		}, []string{"merchant", "kind", "outcome"}),
 		webhookSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "wxclub_webhook_request_duration_seconds", Help: "Time to answer a webhook request; WeChat gives up after 5 s.",

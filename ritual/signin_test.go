@@ -178,3 +178,26 @@ func TestMakeupSignIn(t *testing.T) {
 		checkBalanced(t, db, e.m)
 	})
 }
+
+// TestRefusedMakeupKeepsTheLedgerBalanced: a 补签 refused for want of
+// points still settles the points that expired before it was refused, and
+// the balance moves with the ledger.
+func TestRefusedMakeupKeepsTheLedgerBalanced(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		e := newGroupEnv(t, db, clock, nil)
+		anna := e.linked("wx-anna")
+		start := time.Date(2026, 1, 10, 2, 0, 0, 0, time.UTC)
+		clock.Set(start)
+		mustOrder(t, e.club, e.m, ritual.OrderInput{OrderNo: ritualtest.RandomID("o"), OpenID: anna, AmountFen: 3000}) // 30 points
+		clock.Set(start.AddDate(1, 0, 5)) // the 30 points expired; yesterday was not signed
+
+		if got := e.say("wx-anna", "补签"); !strings.Contains(got, "积分不够") {
+			t.Fatalf("补签 with expired points = %q, want short of points", got)
+		}
+		if got := e.member(anna).Points; got != 0 {
+			t.Fatalf("balance after the expiry = %d, want 0", got)
+		}
+		checkBalanced(t, db, e.m)
+	})
+}
