@@ -190,7 +190,7 @@ func TestRefusedMakeupKeepsTheLedgerBalanced(t *testing.T) {
 		start := time.Date(2026, 1, 10, 2, 0, 0, 0, time.UTC)
 		clock.Set(start)
 		mustOrder(t, e.club, e.m, ritual.OrderInput{OrderNo: ritualtest.RandomID("o"), OpenID: anna, AmountFen: 3000}) // 30 points
-		clock.Set(start.AddDate(1, 0, 5)) // the 30 points expired; yesterday was not signed
+		clock.Set(start.AddDate(1, 0, 5))                                                                              // the 30 points expired; yesterday was not signed
 
 		if got := e.say("wx-anna", "补签"); !strings.Contains(got, "积分不够") {
 			t.Fatalf("补签 with expired points = %q, want short of points", got)
