@@ -15,9 +15,11 @@ import (
 type Cards interface {
 	// Card returns the card of a member recognized from an order.
 	Card(ctx context.Context, m *ritual.Merchant, openidOrPhone string, permanent bool) (ritual.CardView, error)
-	// QRImage returns where the image of a member's QR code (scene
-	// "claim:<code>" or "ref:<code>") is; ENOTFOUND for an unknown code.
-	QRImage(ctx context.Context, merchantID, scene string) (string, error)
+	// QRImage returns where the image of a member's invitation QR code
+	// (scene "ref:<code>") is; ENOTFOUND for an unknown code and for every
+	// other scene, card codes included; ERATELIMITED past the limits per
+	// client address and per merchant.
+	QRImage(ctx context.Context, merchantID, scene, address string) (string, error)
 }
 
 var _ Cards = (*ritual.Cards)(nil)
@@ -40,9 +42,11 @@ func (h *cardsAPI) getCard(c *gin.Context) {
 }
 
 // getQR answers GET /qr/:merchant/:scene, the link a member gets in chat
-// for their card or invitation code: a redirect to WeChat's QR image.
+// for their invitation code: a redirect to WeChat's QR image. Requests are
+// counted against the peer's address, as console sign-ins are:
+// X-Forwarded-For is not trusted, anyone can write it.
 func (h *cardsAPI) getQR(c *gin.Context) {
-	url, err := h.cards.QRImage(c.Request.Context(), c.Param("merchant"), c.Param("scene"))
+	url, err := h.cards.QRImage(c.Request.Context(), c.Param("merchant"), c.Param("scene"), c.RemoteIP())
 	if err != nil {
 		writeError(c, err)
 		return

@@ -18,7 +18,18 @@ func activationRef(member *Member) string { return fmt.Sprintf("activation:%d", 
 
 // activationData is what reply templates about activation can use.
 func (c *Chat) activationData(m *Merchant, member *Member) map[string]any {
-	return map[string]any{"Method": m.Activation.Method, "Gift": giftSummary(m), "HasPhone": member.Phone != ""}
+	return map[string]any{"Method": activationMethod(m, member), "Gift": giftSummary(m), "HasPhone": member.Phone != ""}
+}
+
+// activationMethod is how member activates. A membership bound by the
+// card's code alone (AwaitsProof) activates by the order phone's last four
+// digits whatever the merchant chose: a birthday or WeChat's card form can
+// be given by anyone who found the code, the order's phone only by the buyer.
+func activationMethod(m *Merchant, member *Member) string {
+	if member.AwaitsProof() && member.Phone != "" {
+		return ActivatePhoneLast4
+	}
+	return m.Activation.Method
 }
 
 // giftSummary says what the gift pack holds: "100积分 + 新人茶包（明前龙井试饮装一份）".
@@ -45,12 +56,12 @@ var (
 // conversation goes on as usual.
 func (c *Chat) tryActivate(ctx context.Context, tx *work, m *Merchant, member *Member, text string) (Reply, bool, error) {
 	text = strings.TrimSpace(text)
-	switch m.Activation.Method {
+	switch activationMethod(m, member) {
 	case ActivatePhoneLast4:
 		if !fourDigits.MatchString(text) {
 			return Reply{}, false, nil
 		}
-		reply, err := c.checkPhoneLast4(ctx, tx, m, member, text)
+		reply, err := c.checkPhoneLast4(ctx, tx, m, member, member.OpenID, text)
 		return reply, true, err
 	case ActivateBirthday:
 		birthday, ok := parseBirthday(text)
@@ -64,21 +75,40 @@ func (c *Chat) tryActivate(ctx context.Context, tx *work, m *Merchant, member *M
 	return Reply{}, false, nil
 }
 
-func (c *Chat) checkPhoneLast4(ctx context.Context, tx *work, m *Merchant, member *Member, digits string) (Reply, error) {
-	if member.Phone == "" {
-		return c.render(m, "reply.activate_no_phone", nil)
-	}
-	n, err := tx.Limits().Hit(ctx, "activate:"+m.ID+":"+member.OpenID, time.Hour, c.clock())
-	if err != nil {
-		return Reply{}, err
-	}
-	if n > activationTriesPerHour {
-		return c.render(m, "reply.claim_slow_down", nil)
-	}
-	if !strings.HasSuffix(member.Phone, digits) {
-		return c.render(m, "reply.activate_mismatch", nil)
+// checkPhoneLast4 activates member if sender proves the order's phone.
+func (c *Chat) checkPhoneLast4(ctx context.Context, tx *work, m *Merchant, member *Member, sender, digits string) (Reply, error) {
+	if reply, proven, err := c.proveOrderPhone(ctx, tx, m, member, sender, digits); !proven || err != nil {
+		return reply, err
 	}
 	return c.activate(ctx, tx, m, member)
+}
+
+// proveOrderPhone checks digits against the last four of member's order
+// phone. Guesses are limited per sender an hour and per membership a
+// month, so ten thousand possibilities hold against many WeChat accounts.
+// When the proof fails it returns the reply that says why.
+func (c *Chat) proveOrderPhone(ctx context.Context, tx *work, m *Merchant, member *Member, sender, digits string) (Reply, bool, error) {
+	if member.Phone == "" {
+		reply, err := c.render(m, "reply.activate_no_phone", nil)
+		return reply, false, err
+	}
+	now := c.clock()
+	if over, err := overLimit(ctx, tx, "activate:"+m.ID+":"+sender, time.Hour, activationTriesPerHour, now); err != nil || over {
+		reply, err := c.slowDown(m, err)
+		return reply, false, err
+	}
+	if over, err := overLimit(ctx, tx, fmt.Sprintf("proof:%s:%d", m.ID, member.ID), proofWindow, proofTriesPerWindow, now); err != nil || over {
+		if err != nil {
+			return Reply{}, false, err
+		}
+		reply, err := c.render(m, "reply.proof_locked", nil)
+		return reply, false, err
+	}
+	if !strings.HasSuffix(member.Phone, digits) {
+		reply, err := c.render(m, "reply.activate_mismatch", nil)
+		return reply, false, err
+	}
+	return Reply{}, true, nil
 }
 
 // parseBirthday reads "1990-05-20", "5月20日", "05/20" into "YYYY-MM-DD"
@@ -127,8 +157,16 @@ func (c *Chat) activate(ctx context.Context, tx *work, m *Merchant, member *Memb
 	if err != nil {
 		return Reply{}, err
 	}
+	if m.Activation.Method == ActivateMemberCard && member.CardCode != "" {
+		if err := c.enqueue(ctx, tx, m, member, PurposeCardActivate, fmt.Sprintf("card:%d", member.ID), Notice{At: now}, now); err != nil {
+			return Reply{}, err
+		}
+	}
 	notice := Notice{Reason: giftSummary(m), Balance: member.Points, At: now}
 	if err := c.enqueue(ctx, tx, m, member, PurposeGiftGranted, "gift:"+activationRef(member), notice, now); err != nil {
+		return Reply{}, err
+	}
+	if err := c.releaseWaiting(ctx, tx, member); err != nil { // what waited for the proof of a card bound by code
 		return Reply{}, err
 	}
 	c.log.InfoContext(ctx, "member activated", "merchant", m.ID, "member", member.ID, "coupons", len(coupons))

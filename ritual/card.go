@@ -2,7 +2,6 @@ package ritual
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 )
@@ -47,8 +46,11 @@ func (c *Chat) cardEvent(ctx context.Context, tx *work, m *Merchant, msg Inbound
 		return Reply{}, tx.Members().Update(ctx, member)
 	default: // submitted the card's activation form: the deliberate act
 		member.CardCode = msg.Fields["UserCardCode"]
-		if err := c.enqueue(ctx, tx, m, member, PurposeCardActivate, fmt.Sprintf("card:%d", member.ID), Notice{At: c.clock()}, c.clock()); err != nil {
-			return Reply{}, err
+		if activationMethod(m, member) != ActivateMemberCard { // bound by code alone: the order's phone proves it
+			if err := tx.Members().Update(ctx, member); err != nil {
+				return Reply{}, err
+			}
+			return c.render(m, "reply.how_to_activate", c.activationData(m, member))
 		}
 		return c.activate(ctx, tx, m, member)
 	}
@@ -159,27 +161,53 @@ func qrError(err error) error {
 	}
 }
 
-// QRImage returns where the image of a member's QR code (scene
-// "claim:<code>" or "ref:<code>") is, so a link in chat can point at it.
-func (c *Cards) QRImage(ctx context.Context, merchantID, scene string) (string, error) {
+// Limits on the public QR links, per client address and per merchant, an
+// hour: enough for an invitation passed around, too few to make the links a
+// drain on WeChat's QR quota.
+const (
+	qrLinksPerAddress  = 60
+	qrLinksPerMerchant = 2000
+)
+
+// QRImage returns where the image of a member's invitation QR code (scene
+// "ref:<code>") is, so the link sent in chat can point at it. A card's
+// claim code has no public link (the merchant prints the image Card
+// returns): every other scene is ENOTFOUND without looking the code up, so
+// the answer says nothing about whether a card's code is live. Requests are
+// counted per client address and per merchant; past either limit they are
+// ERATELIMITED.
+func (c *Cards) QRImage(ctx context.Context, merchantID, scene, address string) (string, error) {
+	now := c.clock()
+	if err := c.qrLinkAllowed(ctx, "qr-address:"+address, qrLinksPerAddress, now); err != nil {
+		return "", err
+	}
 	m, err := c.directory.Merchant(ctx, merchantID)
 	if err != nil {
 		return "", err
 	}
-	kind, code, _ := strings.Cut(scene, ":")
-	switch kind {
-	case "claim":
-		_, err = c.store.Members().ByClaimCode(ctx, m.ID, code)
-	case "ref":
-		_, err = c.store.Members().ByReferralCode(ctx, m.ID, code)
-	default:
-		err = Errorf(ENOTFOUND, "no such QR code")
+	if err := c.qrLinkAllowed(ctx, "qr-merchant:"+m.ID, qrLinksPerMerchant, now); err != nil {
+		return "", err
 	}
-	if err != nil {
+	code, ok := strings.CutPrefix(scene, sceneReferral)
+	if !ok {
+		return "", Errorf(ENOTFOUND, "no such QR code")
+	}
+	if _, err = c.store.Members().ByReferralCode(ctx, m.ID, code); err != nil {
 		return "", err
 	}
 	qr, err := c.qrCode(ctx, m, scene, false)
 	return qr.ImageURL, err
+}
+
+func (c *Cards) qrLinkAllowed(ctx context.Context, key string, max int, now time.Time) error {
+	n, err := c.store.Limits().Hit(ctx, key, time.Hour, now)
+	if err != nil {
+		return err
+	}
+	if n > max {
+		return Errorf(ERATELIMITED, "too many QR link requests; try again within the hour")
+	}
+	return nil
 }
 
 // qrLink is the address of a member's QR image, for replies in chat.

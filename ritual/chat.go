@@ -81,7 +81,7 @@ func (c *Chat) subscribed(ctx context.Context, tx *work, m *Merchant, msg Inboun
 	c.log.InfoContext(ctx, "member followed", "merchant", m.ID, "member", member.ID, "new", created, "returning", returning)
 	switch {
 	case strings.HasPrefix(scene, sceneClaim):
-		return c.bindClaim(ctx, tx, m, member, strings.TrimPrefix(scene, sceneClaim))
+		return c.bindClaim(ctx, tx, m, member, strings.TrimPrefix(scene, sceneClaim), false)
 	case strings.HasPrefix(scene, sceneReferral) && created:
 		if err := c.referredBy(ctx, tx, m, member, strings.TrimPrefix(scene, sceneReferral)); err != nil {
 			return Reply{}, err
@@ -100,7 +100,7 @@ func (c *Chat) scanned(ctx context.Context, tx *work, m *Merchant, msg InboundMe
 		return Reply{}, err
 	}
 	if scene := msg.QRScene(); strings.HasPrefix(scene, sceneClaim) {
-		return c.bindClaim(ctx, tx, m, member, strings.TrimPrefix(scene, sceneClaim))
+		return c.bindClaim(ctx, tx, m, member, strings.TrimPrefix(scene, sceneClaim), false)
 	}
 	return c.render(m, "reply.help", nil)
 }
@@ -140,6 +140,9 @@ func (c *Chat) text(ctx context.Context, tx *work, m *Merchant, msg InboundMessa
 		return Reply{}, err
 	}
 	content := strings.TrimSpace(msg.Content)
+	if member.AwaitsProof() {
+		return c.textReply(ctx, tx, m, member, msg, content) // a ceremony's reward is for the proven buyer
+	}
 	cer, err := openCeremonyOf(ctx, tx, member)
 	if err != nil || cer == nil {
 		if err != nil {
@@ -181,15 +184,22 @@ func (c *Chat) withCeremonyPrompt(ctx context.Context, tx *work, m *Merchant, me
 // attempt, or one of the commands 帮助, 积分, 激活, 邀请, 兑换.
 func (c *Chat) textReply(ctx context.Context, tx *work, m *Merchant, member *Member, msg InboundMessage, content string) (Reply, error) {
 	if member.Funnel.ActivatedAt == nil {
+		if code, digits, ok := takeBackText(content); ok {
+			return c.takeBack(ctx, tx, m, member, code, digits)
+		}
 		if looksLikeClaimCode(content) {
-			return c.bindClaim(ctx, tx, m, member, content)
+			return c.bindClaim(ctx, tx, m, member, content, true)
 		}
 		if reply, ok, err := c.tryActivate(ctx, tx, m, member, content); ok || err != nil {
 			return reply, err
 		}
 	}
 	command, arg, _ := strings.Cut(content, " ")
-	switch strings.ToLower(command) {
+	command = strings.ToLower(command)
+	if member.AwaitsProof() && provenOnly[command] {
+		return c.render(m, "reply.prove_first", c.activationData(m, member))
+	}
+	switch command {
 	case "帮助", "help", "?", "？":
 		return c.render(m, "reply.help", nil)
 	case "积分", "points", "我的积分":
@@ -212,6 +222,12 @@ func (c *Chat) textReply(ctx context.Context, tx *work, m *Merchant, member *Mem
 	default:
 		return c.render(m, "reply.default", nil)
 	}
+}
+
+// provenOnly are the commands that show or move the membership's points,
+// refused to a WeChat user bound by the card's code alone.
+var provenOnly = map[string]bool{
+	"积分": true, "points": true, "我的积分": true, "兑换": true, "邀请": true, "签到": true, "补签": true, "绑定": true,
 }
 
 // pointsReply tells a member their balance, level and what the next level

@@ -63,22 +63,48 @@ func (c *changer) giveClaimCode(ctx context.Context, tx *work, member *Member) e
 	return err
 }
 
-// Limits on guessing: per sender, per hour.
+// Limits on guessing, counted in the database so they hold across
+// replicas. A code only binds (AwaitsProof); what the binding is worth needs
+// the order phone's last four digits, guessed at most proofTriesPerWindow
+// times per membership.
 const (
-	claimTriesPerHour      = 5
-	activationTriesPerHour = 5
+	claimTriesPerHour      = 5  // per sender: scans, codes sent, take-backs
+	typedCodesPerHour      = 60 // per merchant, all senders together: codes sent in chat
+	activationTriesPerHour = 5  // per sender
+	proofTriesPerWindow    = 5  // per membership
+	proofWindow            = 30 * 24 * time.Hour
 )
+
+// overLimit counts one attempt under key and reports whether it is past max.
+func overLimit(ctx context.Context, tx *work, key string, window time.Duration, max int, now time.Time) (bool, error) {
+	n, err := tx.Limits().Hit(ctx, key, window, now)
+	return n > max, err
+}
+
+// claimRefused counts a claim attempt by sender and says whether it is
+// over a limit. A code sent in chat (typed) may be a guess, so it also
+// counts against the merchant's hourly total; a scene comes from a QR code
+// the merchant made, so it names a real card.
+func (c *Chat) claimRefused(ctx context.Context, tx *work, m *Merchant, sender string, typed bool) (bool, error) {
+	now := c.clock()
+	if over, err := overLimit(ctx, tx, "claim:"+m.ID+":"+sender, time.Hour, claimTriesPerHour, now); err != nil || over {
+		return over, err
+	}
+	if !typed {
+		return false, nil
+	}
+	return overLimit(ctx, tx, "claim-typed:"+m.ID, time.Hour, typedCodesPerHour, now)
+}
 
 // bindClaim binds the WeChat user follower to the member whose card
 // carries code: the member they already are, from an order, before they
 // knew it. follower is the record the user's follow created; it is folded
-// into the claimed member if it has no history of its own.
-func (c *Chat) bindClaim(ctx context.Context, tx *work, m *Merchant, follower *Member, code string) (Reply, error) {
-	now := c.clock()
-	if n, err := tx.Limits().Hit(ctx, "claim:"+m.ID+":"+follower.OpenID, time.Hour, now); err != nil {
-		return Reply{}, err
-	} else if n > claimTriesPerHour {
-		return c.render(m, "reply.claim_slow_down", nil)
+// into the claimed member if it has no history of its own. The binding
+// awaits the activation's proof (AwaitsProof); a card bound by code alone to
+// someone else can be taken back with the proof (takeBack).
+func (c *Chat) bindClaim(ctx context.Context, tx *work, m *Merchant, follower *Member, code string, typed bool) (Reply, error) {
+	if over, err := c.claimRefused(ctx, tx, m, follower.OpenID, typed); err != nil || over {
+		return c.slowDown(m, err)
 	}
 	code = strings.ToUpper(strings.TrimSpace(code))
 	claimed, err := tx.Members().ByClaimCode(ctx, m.ID, code)
@@ -89,6 +115,8 @@ func (c *Chat) bindClaim(ctx context.Context, tx *work, m *Merchant, follower *M
 		return Reply{}, err
 	case claimed.OpenID == follower.OpenID:
 		return c.claimedReply(ctx, tx, m, claimed)
+	case claimed.OpenID != "" && claimed.AwaitsProof():
+		return c.render(m, "reply.claim_take_back", map[string]any{"Code": code})
 	case claimed.OpenID != "":
 		return c.render(m, "reply.claim_taken", nil)
 	case follower.ID != claimed.ID && c.hasHistory(ctx, tx, follower):
@@ -97,15 +125,70 @@ func (c *Chat) bindClaim(ctx context.Context, tx *work, m *Merchant, follower *M
 	if err := c.fold(ctx, tx, follower, claimed); err != nil {
 		return Reply{}, err
 	}
-	stamp(&claimed.Funnel.CardScannedAt, now)
+	stamp(&claimed.Funnel.CardScannedAt, c.clock())
 	if err := tx.Members().Update(ctx, claimed); err != nil {
 		return Reply{}, err
 	}
-	if err := c.releaseWaiting(ctx, tx, claimed); err != nil {
-		return Reply{}, err
-	}
+	// Messages that waited for the buyer keep waiting: they carry the
+	// balance, which is for whoever proves the order (activate releases them).
 	c.log.InfoContext(ctx, "card claimed", "merchant", m.ID, "member", claimed.ID)
 	return c.claimedReply(ctx, tx, m, claimed)
+}
+
+func (c *Chat) slowDown(m *Merchant, err error) (Reply, error) {
+	if err != nil {
+		return Reply{}, err
+	}
+	return c.render(m, "reply.claim_slow_down", nil)
+}
+
+// takeBackText reads "<code> <last four digits>": how the buyer takes back
+// a card someone else bound by its code.
+func takeBackText(s string) (code, digits string, ok bool) {
+	fields := strings.Fields(s)
+	if len(fields) != 2 || !looksLikeClaimCode(fields[0]) || !fourDigits.MatchString(fields[1]) {
+		return "", "", false
+	}
+	return strings.ToUpper(fields[0]), fields[1], true
+}
+
+// takeBack binds the card whose code is code to the sender who proves the
+// order's phone and activates it for them. Whoever had bound it by code
+// alone is unbound: they could neither see nor spend anything meanwhile, so
+// nothing needs undoing but the WeChat member card they may have taken.
+// An activated membership is proven already and cannot be taken.
+func (c *Chat) takeBack(ctx context.Context, tx *work, m *Merchant, follower *Member, code, digits string) (Reply, error) {
+	if over, err := c.claimRefused(ctx, tx, m, follower.OpenID, true); err != nil || over {
+		return c.slowDown(m, err)
+	}
+	claimed, err := tx.Members().ByClaimCode(ctx, m.ID, code)
+	switch {
+	case ErrorCode(err) == ENOTFOUND:
+		return c.render(m, "reply.claim_unknown", map[string]any{"Code": code})
+	case err != nil:
+		return Reply{}, err
+	case claimed.OpenID == follower.OpenID:
+		return c.checkPhoneLast4(ctx, tx, m, claimed, follower.OpenID, digits)
+	case claimed.OpenID != "" && !claimed.AwaitsProof():
+		return c.render(m, "reply.claim_taken", nil)
+	case c.hasHistory(ctx, tx, follower):
+		return c.render(m, "reply.claim_has_history", nil)
+	}
+	if reply, proven, err := c.proveOrderPhone(ctx, tx, m, claimed, follower.OpenID, digits); !proven || err != nil {
+		return reply, err
+	}
+	if stranger := claimed.OpenID; stranger != "" {
+		claimed.CardCode = "" // the member card in the stranger's WeChat is theirs, not the buyer's
+		c.log.WarnContext(ctx, "card taken back from a WeChat user who bound it by code alone", "merchant", m.ID, "member", claimed.ID)
+	}
+	if err := c.fold(ctx, tx, follower, claimed); err != nil {
+		return Reply{}, err
+	}
+	stamp(&claimed.Funnel.CardScannedAt, c.clock())
+	if err := tx.Members().Update(ctx, claimed); err != nil {
+		return Reply{}, err
+	}
+	return c.activate(ctx, tx, m, claimed)
 }
 
 // hasHistory reports whether a member has anything of their own that

@@ -68,8 +68,21 @@ func stamp(at **time.Time, t time.Time) {
 	}
 }
 
-// Following reports whether messages can reach the member.
+// Following reports whether the member follows the official account.
 func (m *Member) Following() bool { return m.State == StateFollowing && m.OpenID != "" }
+
+// AwaitsProof reports whether the member's WeChat user is bound by the
+// card's code alone: a code can be guessed or read off someone else's
+// parcel, so until the activation proves the order's phone the binding
+// shows nothing of the membership and spends nothing of it, and the buyer
+// can take it back.
+func (m *Member) AwaitsProof() bool {
+	return m.Funnel.CardScannedAt != nil && m.Funnel.ActivatedAt == nil
+}
+
+// Reachable reports whether messages about the membership may go to the
+// member's WeChat user: they follow, and the membership is proven theirs.
+func (m *Member) Reachable() bool { return m.Following() && !m.AwaitsProof() }
 
 // Follow marks the member as following at t and reports whether they had
 // left before (a returning follower).

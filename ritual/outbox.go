@@ -69,7 +69,7 @@ func (c *changer) announcePoints(ctx context.Context, tx *work, m *Merchant, mem
 	}
 	now := c.clock()
 	notice := Notice{Delta: e.Delta, Balance: e.BalanceAfter, Reason: e.Reason, Changes: 1, At: e.CreatedAt}
-	if member.Following() {
+	if member.Reachable() {
 		prev, err := tx.Outbox().MergeCandidate(ctx, member.ID, PurposePointsChanged, now)
 		if err != nil && ErrorCode(err) != ENOTFOUND {
 			return err
@@ -110,11 +110,11 @@ func (c *changer) recordMerged(ctx context.Context, tx *work, m *Merchant, membe
 	return err
 }
 
-// enqueue writes a message, waiting for a follow if the member cannot be
-// reached yet.
+// enqueue writes a message, waiting for a follow (or for the proof of a
+// membership bound by code) if the member cannot be reached yet.
 func (c *changer) enqueue(ctx context.Context, tx *work, m *Merchant, member *Member, purpose, ref string, n Notice, due time.Time) error {
 	status := OutboxPending
-	if !member.Following() {
+	if !member.Reachable() {
 		status = OutboxWaitingFollow
 	}
 	_, err := tx.Outbox().Enqueue(ctx, &OutboxMessage{

@@ -148,6 +148,9 @@ var errNotFollowing = errors.New("ritual: member does not follow")
 // send sends one message by its purpose: member-card updates go to the
 // card (no follow needed), everything else is a template message.
 func (r *Relay) send(ctx context.Context, m *Merchant, member *Member, msg *OutboxMessage) (int64, error) {
+	if msg.Purpose != PurposeGroupPost && member.AwaitsProof() {
+		return 0, errNotFollowing // bound by the card's code alone: the balance waits for the proof
+	}
 	switch msg.Purpose {
 	case PurposeGroupPost:
 		if r.opts.Bridge == nil {

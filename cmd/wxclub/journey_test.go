@@ -79,13 +79,24 @@ func TestShopperJourney(t *testing.T) {
 				}
 			}
 
-			resp, err := noRedirect.Get(m.URL() + "/qr/" + merchant + "/" + card.Scene)
-			if err != nil {
-				t.Fatal(err)
+			invite := sim(t, m, "say", "邀请", shopper)
+			_, link, ok := strings.Cut(invite, "/qr/"+merchant+"/ref:")
+			if !ok {
+				t.Fatalf("邀请 printed %q, want the invitation's QR link", invite)
 			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusFound || !strings.Contains(resp.Header.Get("Location"), "showqrcode") {
-				t.Fatalf("QR link: %d → %q", resp.StatusCode, resp.Header.Get("Location"))
+			link = strings.Fields(link)[0]
+			for _, tc := range []struct {
+				scene  string
+				status int
+			}{{"ref:" + link, http.StatusFound}, {card.Scene, http.StatusNotFound}} {
+				resp, err := noRedirect.Get(m.URL() + "/qr/" + merchant + "/" + tc.scene)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != tc.status || (tc.status == http.StatusFound) != strings.Contains(resp.Header.Get("Location"), "showqrcode") {
+					t.Fatalf("QR link %s: %d → %q, want %d (a card's code has no public link)", tc.scene, resp.StatusCode, resp.Header.Get("Location"), tc.status)
+				}
 			}
 		})
 	}
