@@ -1,7 +1,12 @@
 package handlers_test
 
 import (
+	"context"
+	"fmt"
+	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,13 +63,91 @@ func TestCardAPIRefusals(t *testing.T) {
 		if status, _ := e.api("GET", "/api/v1/members/"+openid+"/card", other); status != 404 {
 			t.Fatalf("another merchant's member's card: %d, want 404", status)
 		}
-		resp, err := http.Get(e.server.URL + "/qr/" + e.merchant.ID + "/claim:NOPE22")
-		if err != nil {
-			t.Fatal(err)
+		if status, _ := e.getQRLink("claim:NOPE22", randomAddress()); status != 404 {
+			t.Fatalf("QR link for an unknown code: %d, want 404", status)
 		}
-		resp.Body.Close()
-		if resp.StatusCode != 404 {
-			t.Fatalf("QR link for an unknown code: %d, want 404", resp.StatusCode)
+	})
+}
+
+// getQRLink asks for a QR link from the peer address remote, through the
+// router itself, since the test server's peer is always loopback.
+func (e *env) getQRLink(scene, remote string, header ...string) (int, string) {
+	req := httptest.NewRequest("GET", "/qr/"+e.merchant.ID+"/"+scene, nil)
+	req.RemoteAddr = remote
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	rec := httptest.NewRecorder()
+	e.server.Config.Handler.ServeHTTP(rec, req)
+	return rec.Code, rec.Body.String()
+}
+
+// randomAddress is a peer address no other test run has used: the limits
+// per address outlive a test in its database.
+func randomAddress() string {
+	return fmt.Sprintf("[2001:db8:%x:%x::1]:4000", rand.Uint32(), rand.Uint32())
+}
+
+func TestQRLinkIsNoOracle(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		e := newEnv(t, db, clock, ritual.ModePlaintext, 5*time.Minute)
+		if r := e.postJSON("/api/v1/orders", e.apiKey, `{"order_no":"QO-1","phone":"13900001111","amount_fen":100}`); r.status != 201 {
+			t.Fatalf("order: %d %s", r.status, r.body)
+		}
+		live, err := db.Members().ByPhone(context.Background(), e.merchant.ID, "13900001111")
+		if err != nil || live.ClaimCode == "" {
+			t.Fatalf("the buyer: %+v, %v", live, err)
+		}
+		dead := "ZZ22ZZ"
+		if dead == live.ClaimCode {
+			dead = "ZZ33ZZ"
+		}
+		liveStatus, liveBody := e.getQRLink("claim:"+live.ClaimCode, randomAddress())
+		deadStatus, deadBody := e.getQRLink("claim:"+dead, randomAddress())
+		if liveStatus != deadStatus || liveBody != deadBody || liveStatus != 404 {
+			t.Fatalf("a live card code answers %d %s, a dead one %d %s: want the same 404", liveStatus, liveBody, deadStatus, deadBody)
+		}
+
+		// Per address: sixty an hour, also at once, and X-Forwarded-For
+		// (anyone can write it) does not make a guesser many addresses.
+		guesser := randomAddress()
+		codes := make([]int, 70)
+		var wg sync.WaitGroup
+		for i := range codes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				codes[i], _ = e.getQRLink(fmt.Sprintf("claim:ZZ%d2ZZ", i%8+2), guesser, "X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i))
+			}()
+		}
+		wg.Wait()
+		refused := 0
+		for _, code := range codes {
+			if code == http.StatusTooManyRequests {
+				refused++
+			} else if code != 404 {
+				t.Fatalf("a guess got %d", code)
+			}
+		}
+		if refused != 10 {
+			t.Fatalf("%d of 70 guesses from one address refused, want 10 (sixty an hour)", refused)
+		}
+
+		// Per merchant: 2000 an hour from all addresses together (the two
+		// above and the sixty let through count too).
+		refused = 0
+		for range 2000 - 62 + 5 {
+			if status, _ := e.getQRLink("claim:"+dead, randomAddress()); status == http.StatusTooManyRequests {
+				refused++
+			}
+		}
+		if refused != 5 {
+			t.Fatalf("%d requests past the merchant's 2000 refused, want 5", refused)
+		}
+		clock.Advance(time.Hour)
+		if status, _ := e.getQRLink("claim:"+dead, randomAddress()); status != 404 {
+			t.Fatalf("an hour later: %d, want 404", status)
 		}
 	})
 }

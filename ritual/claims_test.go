@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -247,6 +248,214 @@ func TestFunnel(t *testing.T) {
 		empty, _ := club.Funnel(ctx, m, start.Add(-48*time.Hour), start.Add(-24*time.Hour))
 		if empty.Stages[0].Members != 0 || empty.Stages[1].Conversion != nil {
 			t.Fatalf("an empty window = %+v", empty.Stages[:2])
+		}
+	})
+}
+
+// wrongDigits returns n different four-digit guesses, none the end of phone.
+func wrongDigits(phone string, n int) []string {
+	var out []string
+	for i := 0; len(out) < n; i++ {
+		if d := fmt.Sprintf("%04d", i*7+1); !strings.HasSuffix(phone, d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// concurrently sends each message at once and returns the replies.
+func concurrently(t *testing.T, club *ritual.Club, m *ritual.Merchant, msgs []ritual.InboundMessage) []string {
+	t.Helper()
+	replies := make([]string, len(msgs))
+	errs := make([]error, len(msgs))
+	var wg sync.WaitGroup
+	for i, msg := range msgs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var r ritual.Reply
+			r, errs[i] = club.HandleMessage(context.Background(), m, msg)
+			replies[i] = r.Text
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return replies
+}
+
+func TestCodeAloneShowsAndSpendsNothing(t *testing.T) {
+	for _, method := range []string{ritual.ActivatePhoneLast4, ritual.ActivateBirthday} {
+		t.Run(method, func(t *testing.T) {
+			clock := &ritualtest.Clock{}
+			modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+				club := ritual.NewClub(db, ritual.ClubOptions{Clock: clock.Now})
+				m := ritualtest.Merchant(ritual.ModeCompatible)
+				m.Activation.Method = method
+				if _, err := club.SeedMerchant(context.Background(), m, "key-"+m.ID); err != nil {
+					t.Fatal(err)
+				}
+				ctx := context.Background()
+				claimed := buyer(t, club, db, m, "SN1", 40000) // 400 points: enough for a 10元券
+				stranger := ritualtest.RandomID("o")
+				if got := mustHandle(t, club, m, scanEvent(clock, stranger, "claim:"+claimed.ClaimCode, false)); !strings.Contains(got, "后4位") {
+					t.Fatalf("binding by code = %q, want to be asked for the order phone's last four digits", got)
+				}
+				for i, say := range []string{"积分", "兑换", "兑换 10元券", "签到", "补签", "邀请", "绑定", "5月20日", "1990-05-20"} {
+					clock.Advance(time.Minute)
+					got := mustHandle(t, club, m, text(clock, stranger, say, int64(100+i)))
+					if strings.Contains(got, "400") || strings.Contains(got, "券码") || strings.Contains(got, "激活成功") || strings.Contains(got, "签到成功") {
+						t.Fatalf("%q from a WeChat user bound by code alone = %q: shows or moves the buyer's points", say, got)
+					}
+					if say == "积分" && !strings.Contains(got, "后4位") {
+						t.Fatalf("积分 before the proof = %q, want how to activate", got)
+					}
+				}
+				member, err := db.Members().ByID(ctx, claimed.ID)
+				if err != nil || member.Points != 400 || member.Funnel.ActivatedAt != nil {
+					t.Fatalf("the buyer's membership is %+v (%v), want 400 points, not activated", member, err)
+				}
+				if coupons, _ := club.Coupons(ctx, m, stranger); len(coupons) != 0 {
+					t.Fatalf("the stranger holds coupons %+v", coupons)
+				}
+				msgs, _ := db.Outbox().ForMember(ctx, claimed.ID, 50)
+				for _, msg := range msgs {
+					if msg.Status != ritual.OutboxWaitingFollow && msg.Status != ritual.OutboxMerged {
+						t.Fatalf("message %s is %s: it would tell the stranger the buyer's balance", msg.Purpose, msg.Status)
+					}
+				}
+				checkBalanced(t, db, m)
+			})
+		})
+	}
+}
+
+func TestBuyerTakesTheCardBack(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		club, m := newClub(t, db, clock)
+		ctx := context.Background()
+		claimed := buyer(t, club, db, m, "TB1", 20000)
+		stranger, owner := ritualtest.RandomID("o"), ritualtest.RandomID("o")
+		mustHandle(t, club, m, scanEvent(clock, stranger, "claim:"+claimed.ClaimCode, false))
+
+		clock.Advance(time.Hour)
+		got := mustHandle(t, club, m, scanEvent(clock, owner, "claim:"+claimed.ClaimCode, false))
+		if !strings.Contains(got, claimed.ClaimCode+" 1234") {
+			t.Fatalf("the buyer's scan of a card bound by someone else = %q, want how to take it back", got)
+		}
+		if got := mustHandle(t, club, m, text(clock, owner, claimed.ClaimCode+" "+wrongDigits(claimed.Phone, 1)[0], 1)); !strings.Contains(got, "不对") {
+			t.Fatalf("taking back with wrong digits = %q", got)
+		}
+		if got := mustHandle(t, club, m, text(clock, owner, strings.ToLower(claimed.ClaimCode)+" "+claimed.Phone[7:], 2)); !strings.Contains(got, "激活成功") {
+			t.Fatalf("taking back with the order phone's digits = %q, want activation", got)
+		}
+		bound, err := db.Members().ByOpenID(ctx, m.ID, owner)
+		if err != nil || bound.ID != claimed.ID || bound.Points != 300 || bound.Funnel.ActivatedAt == nil {
+			t.Fatalf("the buyer is %+v (%v), want the card's membership, activated, 300 points", bound, err)
+		}
+		if got := mustHandle(t, club, m, text(clock, owner, "积分", 3)); !strings.Contains(got, "300") {
+			t.Fatalf("the buyer's 积分 = %q, want 300", got)
+		}
+		if got := mustHandle(t, club, m, text(clock, stranger, "积分", 4)); strings.Contains(got, "300") {
+			t.Fatalf("the stranger still sees the buyer's balance: %q", got)
+		}
+		if s, err := db.Members().ByOpenID(ctx, m.ID, stranger); err != nil || s.ID == claimed.ID || s.Points != 0 {
+			t.Fatalf("the stranger is %+v (%v), want a member of their own with nothing", s, err)
+		}
+		// Once proven, the card is the buyer's: the code and the digits do not take it again.
+		other := ritualtest.RandomID("o")
+		mustHandle(t, club, m, subscribe(clock, other, ""))
+		if got := mustHandle(t, club, m, text(clock, other, claimed.ClaimCode+" "+claimed.Phone[7:], 5)); !strings.Contains(got, "另一个微信号") {
+			t.Fatalf("taking an activated card = %q, want refused", got)
+		}
+		msgs, _ := db.Outbox().ForMember(ctx, claimed.ID, 50)
+		for _, msg := range msgs {
+			if msg.Status == ritual.OutboxWaitingFollow {
+				t.Fatalf("message %s still waits after the proof", msg.Purpose)
+			}
+		}
+		checkBalanced(t, db, m)
+	})
+}
+
+func TestProofGuessesAreLimitedPerMembership(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		club, m := newClub(t, db, clock)
+		claimed := buyer(t, club, db, m, "PL1", 20000)
+		mustHandle(t, club, m, scanEvent(clock, ritualtest.RandomID("o"), "claim:"+claimed.ClaimCode, false))
+		// Eight WeChat accounts guess the digits at once, one try each.
+		var msgs []ritual.InboundMessage
+		for i, d := range wrongDigits(claimed.Phone, 8) {
+			openid := ritualtest.RandomID("o")
+			mustHandle(t, club, m, subscribe(clock, openid, ""))
+			msgs = append(msgs, text(clock, openid, claimed.ClaimCode+" "+d, int64(i+1)))
+		}
+		mismatched, locked := 0, 0
+		for _, got := range concurrently(t, club, m, msgs) {
+			switch {
+			case strings.Contains(got, "不对"):
+				mismatched++
+			case strings.Contains(got, "30 天"):
+				locked++
+			default:
+				t.Fatalf("a guess got %q", got)
+			}
+		}
+		if mismatched != 5 || locked != 3 {
+			t.Fatalf("%d guesses checked and %d refused, want 5 and 3 (five a month per card)", mismatched, locked)
+		}
+		owner := ritualtest.RandomID("o")
+		mustHandle(t, club, m, subscribe(clock, owner, ""))
+		if got := mustHandle(t, club, m, text(clock, owner, claimed.ClaimCode+" "+claimed.Phone[7:], 20)); !strings.Contains(got, "30 天") {
+			t.Fatalf("the right digits past the limit = %q, want refused too (else the limit tells the answer)", got)
+		}
+		clock.Advance(31 * 24 * time.Hour)
+		if got := mustHandle(t, club, m, text(clock, owner, claimed.ClaimCode+" "+claimed.Phone[7:], 21)); !strings.Contains(got, "激活成功") {
+			t.Fatalf("a month later = %q, want the buyer to take the card", got)
+		}
+	})
+}
+
+func TestTypedCodesAreLimitedPerMerchant(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		club, m := newClub(t, db, clock)
+		claimed := buyer(t, club, db, m, "TL1", 20000)
+		// Seventy WeChat accounts each guess one code at once.
+		var msgs []ritual.InboundMessage
+		for i := range 70 {
+			openid := ritualtest.RandomID("o")
+			mustHandle(t, club, m, subscribe(clock, openid, ""))
+			guess := fmt.Sprintf("ZZZ%c%c%c", "23456789"[i/64], "23456789"[i/8%8], "23456789"[i%8])
+			msgs = append(msgs, text(clock, openid, guess, int64(i+1)))
+		}
+		unknown, slowed := 0, 0
+		for _, got := range concurrently(t, club, m, msgs) {
+			switch {
+			case strings.Contains(got, "没有找到"):
+				unknown++
+			case strings.Contains(got, "一小时后再试"):
+				slowed++
+			default:
+				t.Fatalf("a guess got %q", got)
+			}
+		}
+		if unknown != 60 || slowed != 10 {
+			t.Fatalf("%d guesses answered and %d slowed, want 60 and 10 (sixty an hour per merchant)", unknown, slowed)
+		}
+		typist := ritualtest.RandomID("o")
+		mustHandle(t, club, m, subscribe(clock, typist, ""))
+		if got := mustHandle(t, club, m, text(clock, typist, claimed.ClaimCode, 100)); !strings.Contains(got, "一小时后再试") {
+			t.Fatalf("a live code past the limit = %q, want the same answer as a dead one", got)
+		}
+		// Scanning the card is no guess: the QR code was made for a real card.
+		if got := mustHandle(t, club, m, scanEvent(clock, typist, "claim:"+claimed.ClaimCode, true)); !strings.Contains(got, "你已经是") {
+			t.Fatalf("scanning past the typing limit = %q, want the card bound", got)
 		}
 	})
 }
