@@ -196,7 +196,7 @@ func (c *Chat) textReply(ctx context.Context, tx *work, m *Merchant, member *Mem
 	}
 	command, arg, _ := strings.Cut(content, " ")
 	command = strings.ToLower(command)
-	if member.AwaitsProof() && provenOnly[command] {
+	if member.AwaitsProof() && provenOnly(command) {
 		return c.render(m, "reply.prove_first", c.activationData(m, member))
 	}
 	switch command {
@@ -224,10 +224,14 @@ func (c *Chat) textReply(ctx context.Context, tx *work, m *Merchant, member *Mem
 	}
 }
 
-// provenOnly are the commands that show or move the membership's points,
-// refused to a WeChat user bound by the card's code alone.
-var provenOnly = map[string]bool{
-	"积分": true, "points": true, "我的积分": true, "兑换": true, "邀请": true, "签到": true, "补签": true, "绑定": true,
+// provenOnly reports whether command shows or moves the membership's
+// points: refused to a WeChat user bound by the card's code alone.
+func provenOnly(command string) bool {
+	switch command {
+	case "积分", "points", "我的积分", "兑换", "邀请", "签到", "补签", "绑定":
+		return true
+	}
+	return false
 }
 
 // pointsReply tells a member their balance, level and what the next level
