@@ -17,7 +17,9 @@ import (
 )
 
 // Console roles. An owner changes the merchant's settings; an operator
-// reads everything and grants ceremonies by hand.
+// reads everything and grants ceremonies by hand. Both may chat in the
+// phone preview, as test shoppers only (test_shopper.go): no role acts as
+// a real shopper.
 const (
 	RoleOwner    = "owner"
 	RoleOperator = "operator"
