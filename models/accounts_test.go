@@ -2,6 +2,8 @@ package models_test
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -93,27 +95,60 @@ func TestConsoleSessionsStoreTouchAndPrune(t *testing.T) {
 	})
 }
 
-func TestRateLimitCountDoesNotCount(t *testing.T) {
+// Reserve grants at most the limit however many callers race for it,
+// and Release gives one back within the same window only.
+func TestRateLimitReserveHoldsUnderConcurrency(t *testing.T) {
 	clock := &ritualtest.Clock{}
 	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
 		ctx := context.Background()
 		key := ritualtest.RandomID("signin:")
 		now := time.Date(2026, 11, 24, 2, 1, 0, 0, time.UTC)
-		if n, err := db.Limits().Count(ctx, key, 15*time.Minute, now); err != nil || n != 0 {
-			t.Fatalf("Count of an unseen key = %d, %v", n, err)
+		var granted atomic.Int32
+		var wg sync.WaitGroup
+		for range 30 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ok, err := db.Limits().Reserve(ctx, key, 5, 15*time.Minute, now)
+				if err != nil {
+					t.Error(err)
+				}
+				if ok {
+					granted.Add(1)
+				}
+			}()
 		}
+		wg.Wait()
+		if got := granted.Load(); got != 5 {
+			t.Fatalf("30 concurrent reservations under a limit of 5 granted %d", got)
+		}
+		if err := db.Limits().Release(ctx, key, 15*time.Minute, now.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := db.Limits().Reserve(ctx, key, 5, 15*time.Minute, now.Add(2*time.Minute)); err != nil || !ok {
+			t.Fatalf("a place given back is not granted again: %v %v", ok, err)
+		}
+		if ok, _ := db.Limits().Reserve(ctx, key, 5, 15*time.Minute, now.Add(2*time.Minute)); ok {
+			t.Fatal("a sixth place granted in the window")
+		}
+		if ok, err := db.Limits().Reserve(ctx, key, 5, 15*time.Minute, now.Add(15*time.Minute)); err != nil || !ok {
+			t.Fatalf("the next window is not fresh: %v %v", ok, err)
+		}
+		// Releasing more than was reserved never banks places for later.
+		other := ritualtest.RandomID("signin:")
 		for range 3 {
-			if _, err := db.Limits().Hit(ctx, key, 15*time.Minute, now); err != nil {
+			if err := db.Limits().Release(ctx, other, 15*time.Minute, now); err != nil {
 				t.Fatal(err)
 			}
 		}
-		for range 2 {
-			if n, err := db.Limits().Count(ctx, key, 15*time.Minute, now.Add(10*time.Minute)); err != nil || n != 3 {
-				t.Fatalf("Count in the window = %d, %v; want 3, and reading twice counts nothing", n, err)
+		n := 0
+		for range 8 {
+			if ok, _ := db.Limits().Reserve(ctx, other, 5, 15*time.Minute, now); ok {
+				n++
 			}
 		}
-		if n, _ := db.Limits().Count(ctx, key, 15*time.Minute, now.Add(15*time.Minute)); n != 0 {
-			t.Fatalf("Count in the next window = %d, want 0", n)
+		if n != 5 {
+			t.Fatalf("after releases of nothing, %d places granted under a limit of 5", n)
 		}
 	})
 }

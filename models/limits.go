@@ -41,13 +41,30 @@ func (s rateLimits) Hit(ctx context.Context, key string, window time.Duration, n
 	return n, translate(err, "count attempt")
 }
 
-func (s rateLimits) Count(ctx context.Context, key string, window time.Duration, now time.Time) (int, error) {
-	var rows []rateCounterRow
-	err := s.db.WithContext(ctx).Where("`key` = ? AND window_start = ?", key, now.UTC().Truncate(window)).Limit(1).Find(&rows).Error
-	if err != nil || len(rows) == 0 {
-		return 0, translate(err, "read attempts")
+// Reserve grants an attempt with one conditional UPDATE: the database
+// checks and counts under the row's lock, so concurrent reservations
+// (here or on another replica) queue on the row and none sees a count
+// another is about to raise.
+func (s rateLimits) Reserve(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (bool, error) {
+	start := now.UTC().Truncate(window)
+	db := s.db.WithContext(ctx)
+	row := rateCounterRow{Key: key, WindowStart: start}
+	if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
+		return false, translate(err, "reserve attempt")
 	}
-	return rows[0].Count, nil
+	res := db.Model(&rateCounterRow{}).Where("`key` = ? AND window_start = ? AND `count` < ?", key, start, limit).
+		Update("count", gorm.Expr("`count` + 1"))
+	if res.Error != nil {
+		return false, translate(res.Error, "reserve attempt")
+	}
+	return res.RowsAffected == 1, nil
+}
+
+func (s rateLimits) Release(ctx context.Context, key string, window time.Duration, now time.Time) error {
+	err := s.db.WithContext(ctx).Model(&rateCounterRow{}).
+		Where("`key` = ? AND window_start = ? AND `count` > 0", key, now.UTC().Truncate(window)).
+		Update("count", gorm.Expr("`count` - 1")).Error
+	return translate(err, "release attempt")
 }
 
 func (s rateLimits) Bump(ctx context.Context, key string) (int, error) {

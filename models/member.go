@@ -14,7 +14,7 @@ import (
 // unique indexes only bind the members that have them.
 type memberRow struct {
 	ID             int64      `gorm:"primaryKey;autoIncrement"`
-	MerchantID     string     `gorm:"size:64;not null;uniqueIndex:ux_members_openid,priority:1;uniqueIndex:ux_members_phone,priority:1;index:ix_members_level,priority:1;uniqueIndex:ux_members_claim,priority:1;uniqueIndex:ux_members_referral,priority:1"`
+	MerchantID     string     `gorm:"size:64;not null;uniqueIndex:ux_members_openid,priority:1;uniqueIndex:ux_members_phone,priority:1;index:ix_members_level,priority:1;uniqueIndex:ux_members_claim,priority:1;uniqueIndex:ux_members_referral,priority:1;index:ix_members_test_shopper,priority:1"`
 	OpenID         *string    `gorm:"column:openid;size:64;uniqueIndex:ux_members_openid,priority:2"`
 	Phone          *string    `gorm:"size:20;uniqueIndex:ux_members_phone,priority:2"`
 	State          string     `gorm:"size:16;not null"`
@@ -38,6 +38,11 @@ type memberRow struct {
 	ActivatedAt        *time.Time `gorm:"precision:3"`
 	BenefitClaimedAt   *time.Time `gorm:"precision:3"`
 	FirstRepeatOrderAt *time.Time `gorm:"precision:3"`
+
+	// TestShopper is set when the console's phone preview makes the member
+	// and never changes after (Update leaves it alone); rows from before
+	// the column get false: every existing member is a real one.
+	TestShopper bool `gorm:"not null;default:false;index:ix_members_test_shopper,priority:2"`
 }
 
 func (memberRow) TableName() string { return "members" }
@@ -75,6 +80,7 @@ func memberToRow(m *ritual.Member) memberRow {
 		RecognizedAt: utcPtr(m.Funnel.RecognizedAt), CardScannedAt: utcPtr(m.Funnel.CardScannedAt),
 		FirstFollowedAt: utcPtr(m.Funnel.FollowedAt), ActivatedAt: utcPtr(m.Funnel.ActivatedAt),
 		BenefitClaimedAt: utcPtr(m.Funnel.BenefitClaimedAt), FirstRepeatOrderAt: utcPtr(m.Funnel.FirstRepeatOrderAt),
+		TestShopper: m.TestShopper,
 	}
 }
 
@@ -85,7 +91,7 @@ func (r memberRow) toMember() *ritual.Member {
 		SubscribeScene: r.SubscribeScene, FollowedAt: utcPtr(r.FollowedAt), UnfollowedAt: utcPtr(r.UnfollowedAt),
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 		ClaimCode: deref(r.ClaimCode), ReferralCode: deref(r.ReferralCode), ReferredBy: r.ReferredBy,
-		Birthday: r.Birthday, CardCode: deref(r.CardCode),
+		Birthday: r.Birthday, CardCode: deref(r.CardCode), TestShopper: r.TestShopper,
 		Funnel: ritual.Funnel{
 			RecognizedAt: utcPtr(r.RecognizedAt), CardScannedAt: utcPtr(r.CardScannedAt),
 			FollowedAt: utcPtr(r.FirstFollowedAt), ActivatedAt: utcPtr(r.ActivatedAt),
@@ -147,6 +153,25 @@ func (s members) insertIgnore(ctx context.Context, row memberRow, now time.Time)
 	return res.RowsAffected == 1, nil
 }
 
+func (s members) CreateTestShopper(ctx context.Context, merchantID, openid string, now time.Time) (*ritual.Member, error) {
+	row := memberRow{MerchantID: merchantID, OpenID: &openid, State: string(ritual.StateRecognized), TestShopper: true}
+	created, err := s.insertIgnore(ctx, row, now)
+	if err != nil {
+		return nil, err
+	}
+	if !created {
+		return nil, ritual.Errorf(ritual.ECONFLICT, "merchant %s already has a member with openid %s", merchantID, openid)
+	}
+	return s.ByOpenID(ctx, merchantID, openid)
+}
+
+func (s members) TestShoppers(ctx context.Context, merchantID string, limit int) ([]string, error) {
+	var openids []string
+	err := s.db.WithContext(ctx).Model(&memberRow{}).Where("merchant_id = ? AND test_shopper = ?", merchantID, true).
+		Order("id DESC").Limit(limit).Pluck("openid", &openids).Error
+	return openids, translate(err, "list test shoppers")
+}
+
 func (s members) IDsAboveLevel(ctx context.Context, merchantID, lowest string, afterID int64, limit int) ([]int64, error) {
 	var ids []int64
 	err := s.db.WithContext(ctx).Model(&memberRow{}).
@@ -157,7 +182,7 @@ func (s members) IDsAboveLevel(ctx context.Context, merchantID, lowest string, a
 
 func (s members) Update(ctx context.Context, m *ritual.Member) error {
 	row := memberToRow(m)
-	res := s.db.WithContext(ctx).Select("*").Omit("id", "created_at").Where("id = ?", m.ID).Updates(&row)
+	res := s.db.WithContext(ctx).Select("*").Omit("id", "created_at", "test_shopper").Where("id = ?", m.ID).Updates(&row)
 	if res.Error != nil {
 		return translate(res.Error, "update member")
 	}

@@ -113,6 +113,10 @@ func (c *Chat) bindClaim(ctx context.Context, tx *work, m *Merchant, follower *M
 		return c.render(m, "reply.claim_unknown", map[string]any{"Code": code})
 	case err != nil:
 		return Reply{}, err
+	case follower.TestShopper && !claimed.TestShopper:
+		// The console's preview plays test shoppers; binding a real buyer's
+		// card to one would hand their membership to a made-up WeChat user.
+		return c.render(m, "reply.claim_test_shopper", nil)
 	case claimed.OpenID == follower.OpenID:
 		return c.claimedReply(ctx, tx, m, claimed)
 	case claimed.OpenID != "" && claimed.AwaitsProof():

@@ -17,7 +17,9 @@ import (
 )
 
 // Console roles. An owner changes the merchant's settings; an operator
-// reads everything and grants ceremonies by hand.
+// reads everything and grants ceremonies by hand. Both may chat in the
+// phone preview, as test shoppers only (test_shopper.go): no role acts as
+// a real shopper.
 const (
 	RoleOwner    = "owner"
 	RoleOperator = "operator"
@@ -88,9 +90,9 @@ const (
 	SessionLifetime = 12 * time.Hour
 )
 
-// Sign-in limits: failures counted in fixed windows, per user and per
-// address. An address may fail more often than a user, since an office
-// behind one address has several people typing.
+// Sign-in limits, in fixed windows, per user and per address. An address
+// may fail more often than a user, since an office behind one address has
+// several people typing.
 const (
 	signInWindow          = 15 * time.Minute
 	signInFailuresPerUser = 5
@@ -158,12 +160,21 @@ var noSuchUser = sync.OnceValue(func() []byte {
 // for both; after too many failures for the user or from the address ip
 // within the window, every attempt is ERATELIMITED until the window ends,
 // the right password included. The returned session carries its Token.
+//
+// Each attempt reserves its place under both limits before the password
+// is checked, so parallel guesses cannot all reach bcrypt while the
+// failures are still being counted: at most signInFailuresPerUser wrong
+// passwords per user, and signInFailuresPerIP per address, are ever
+// checked in a window, across replicas. An attempt that succeeds gives its
+// place back: the owner signing in often is never locked out by it, while
+// every failure, the attacker's included, stays counted until the window
+// ends (a success does not wipe them, which would hand a guesser racing
+// the owner a fresh allowance).
 func (c *Admin) SignIn(ctx context.Context, merchantID, username, password, ip string) (*ConsoleSession, error) {
 	username = strings.ToLower(strings.TrimSpace(username))
 	now := c.clock()
-	userKey := "console-signin:" + merchantID + ":" + username
-	ipKey := "console-signin-ip:" + ip
-	if err := c.signInAllowed(ctx, userKey, ipKey, now); err != nil {
+	attempt, err := c.reserveSignIn(ctx, merchantID, username, ip, now)
+	if err != nil {
 		return nil, err
 	}
 	u, err := c.store.Accounts().User(ctx, merchantID, username)
@@ -175,14 +186,10 @@ func (c *Admin) SignIn(ctx context.Context, merchantID, username, password, ip s
 		hash = []byte(u.PasswordHash)
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || u == nil {
-		for _, key := range []string{userKey, ipKey} {
-			if _, err := c.store.Limits().Hit(ctx, key, signInWindow, now); err != nil {
-				return nil, err
-			}
-		}
 		c.log.InfoContext(ctx, "console sign-in refused", "merchant", merchantID)
 		return nil, Errorf(EUNAUTHORIZED, "wrong username or password")
 	}
+	c.releaseSignIn(ctx, attempt)
 	token, id := newSessionToken()
 	s := &ConsoleSession{
 		Token: token, ID: id, MerchantID: merchantID, UserID: u.ID, Username: u.Username, Role: u.Role,
@@ -198,20 +205,43 @@ func (c *Admin) SignIn(ctx context.Context, merchantID, username, password, ip s
 	return s, nil
 }
 
-func (c *Admin) signInAllowed(ctx context.Context, userKey, ipKey string, now time.Time) error {
+// signInAttempt is the places one sign-in holds under the limits.
+type signInAttempt struct {
+	keys []string
+	at   time.Time
+}
+
+// reserveSignIn takes a place for the attempt under the user's limit and
+// the address's, or returns ERATELIMITED holding neither: a place taken
+// under one limit is given back when the other refuses, so an address
+// that is locked out uses up none of a user's allowance.
+func (c *Admin) reserveSignIn(ctx context.Context, merchantID, username, ip string, now time.Time) (signInAttempt, error) {
+	attempt := signInAttempt{at: now}
 	for _, limit := range []struct {
 		key string
 		max int
-	}{{userKey, signInFailuresPerUser}, {ipKey, signInFailuresPerIP}} {
-		n, err := c.store.Limits().Count(ctx, limit.key, signInWindow, now)
-		if err != nil {
-			return err
+	}{{"console-signin:" + merchantID + ":" + username, signInFailuresPerUser}, {"console-signin-ip:" + ip, signInFailuresPerIP}} {
+		ok, err := c.store.Limits().Reserve(ctx, limit.key, limit.max, signInWindow, now)
+		if err == nil && !ok {
+			err = Errorf(ERATELIMITED, "too many failed sign-ins; try again in %d minutes", int(signInWindow.Minutes()))
 		}
-		if n >= limit.max {
-			return Errorf(ERATELIMITED, "too many failed sign-ins; try again in %d minutes", int(signInWindow.Minutes()))
+		if err != nil {
+			c.releaseSignIn(ctx, attempt)
+			return signInAttempt{}, err
+		}
+		attempt.keys = append(attempt.keys, limit.key)
+	}
+	return attempt, nil
+}
+
+// releaseSignIn gives back the attempt's places. Failing to is logged, not
+// returned: the cost is one place in the window, not a refused sign-in.
+func (c *Admin) releaseSignIn(ctx context.Context, a signInAttempt) {
+	for _, key := range a.keys {
+		if err := c.store.Limits().Release(ctx, key, signInWindow, a.at); err != nil {
+			c.log.WarnContext(ctx, "giving back a sign-in attempt", "err", err)
 		}
 	}
-	return nil
 }
 
 // ConsoleSession returns the live session whose cookie token is token,

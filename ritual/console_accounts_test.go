@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -170,6 +172,135 @@ func TestConsoleSignInLocksOutAfterRepeatedFailures(t *testing.T) {
 		}
 		if _, err := club.SignIn(ctx, m.ID, "ops", "ops-password-1234", "10.0.2.2"); err != nil {
 			t.Fatalf("another address: %v", err)
+		}
+	})
+}
+
+// signInBurst runs the sign-ins at once, split between two clubs on the
+// same database (two replicas), and counts what each came back with:
+// "ok", "unauthorized" (the password was checked and was wrong) or
+// "rate_limited" (refused before any check).
+func signInBurst(t *testing.T, replicas [2]*ritual.Club, merchantID string, tries []signInTry) map[string]int {
+	t.Helper()
+	var mu sync.Mutex
+	got := map[string]int{}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, try := range tries {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, err := replicas[i%2].SignIn(context.Background(), merchantID, try.user, try.password, try.ip)
+			outcome := ritual.ErrorCode(err)
+			switch outcome {
+			case "":
+				outcome = "ok"
+			case ritual.EUNAUTHORIZED, ritual.ERATELIMITED:
+			default:
+				t.Errorf("sign-in as %s: %v", try.user, err)
+			}
+			mu.Lock()
+			got[outcome]++
+			mu.Unlock()
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return got
+}
+
+type signInTry struct{ user, password, ip string }
+
+func TestConsoleSignInLockoutHoldsUnderConcurrentGuesses(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		club, m := consoleClub(t, db, clock)
+		replicas := [2]*ritual.Club{club, ritual.NewClub(db, ritual.ClubOptions{Clock: clock.Now})}
+		ctx := context.Background()
+		clock.Set(time.Date(2026, 11, 24, 2, 0, 30, 0, time.UTC))
+
+		// 30 guesses at once for the owner from 30 addresses, the right
+		// password among them: no more than 5 wrong ones are checked, and
+		// the rest are refused unchecked.
+		var tries []signInTry
+		for i := range 30 {
+			password := fmt.Sprintf("guess-%02d-wrong", i)
+			if i == 17 {
+				password = "boss-password-123"
+			}
+			tries = append(tries, signInTry{"boss", password, fmt.Sprintf("10.1.0.%d", i+1)})
+		}
+		got := signInBurst(t, replicas, m.ID, tries)
+		if got["unauthorized"] > 5 || got["ok"] > 1 || got["unauthorized"]+got["ok"]+got["rate_limited"] != 30 {
+			t.Fatalf("30 concurrent sign-ins for one user: %v; want at most 5 wrong passwords checked, the rest refused", got)
+		}
+		if got["unauthorized"] < 5 {
+			// The right password got through and gave its place back; the
+			// wrong guesses still filled the user's allowance.
+			if _, err := club.SignIn(ctx, m.ID, "boss", "another-guess-1", "10.1.1.1"); ritual.ErrorCode(err) != ritual.EUNAUTHORIZED {
+				t.Fatalf("after %v, a sixth wrong guess: %v, want it checked", got, err)
+			}
+		}
+		if _, err := club.SignIn(ctx, m.ID, "boss", "another-guess-2", "10.1.1.2"); ritual.ErrorCode(err) != ritual.ERATELIMITED {
+			t.Fatalf("after the burst (%v) another guess: %v, want rate limited", got, err)
+		}
+	})
+}
+
+func TestConsoleSignInAddressLimitHoldsUnderConcurrentGuesses(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		club, m := consoleClub(t, db, clock)
+		replicas := [2]*ritual.Club{club, ritual.NewClub(db, ritual.ClubOptions{Clock: clock.Now})}
+		ctx := context.Background()
+		clock.Set(time.Date(2026, 11, 24, 2, 0, 30, 0, time.UTC))
+
+		// 30 sign-ins at once from one address, for 30 names (none of them
+		// locked out on its own): no more than 20 are checked.
+		var tries []signInTry
+		for i := range 30 {
+			tries = append(tries, signInTry{fmt.Sprintf("someone-%02d", i), "a-wrong-password", "10.2.0.1"})
+		}
+		got := signInBurst(t, replicas, m.ID, tries)
+		if got["unauthorized"] != 20 || got["rate_limited"] != 10 {
+			t.Fatalf("30 concurrent sign-ins from one address: %v; want 20 checked and 10 refused", got)
+		}
+		if _, err := club.SignIn(ctx, m.ID, "ops", "ops-password-1234", "10.2.0.1"); ritual.ErrorCode(err) != ritual.ERATELIMITED {
+			t.Fatalf("the address after the burst: %v, want rate limited", err)
+		}
+		if _, err := club.SignIn(ctx, m.ID, "ops", "ops-password-1234", "10.2.0.2"); err != nil {
+			t.Fatalf("ops from another address: %v (a locked-out address used up the user's allowance)", err)
+		}
+	})
+}
+
+// Signing in is no failure: the owner may sign in as often as they like,
+// and a success does not wipe out the failures before it.
+func TestConsoleSignInSuccessesDoNotLockTheOwnerOut(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		club, m := consoleClub(t, db, clock)
+		ctx := context.Background()
+		clock.Set(time.Date(2026, 11, 24, 2, 0, 30, 0, time.UTC))
+		for i := range 25 {
+			if _, err := club.SignIn(ctx, m.ID, "boss", "boss-password-123", "10.3.0.1"); err != nil {
+				t.Fatalf("sign-in %d within one window: %v", i+1, err)
+			}
+		}
+		for i := range 4 {
+			if _, err := club.SignIn(ctx, m.ID, "boss", "a-wrong-password", "10.3.0.1"); ritual.ErrorCode(err) != ritual.EUNAUTHORIZED {
+				t.Fatalf("failure %d: %v", i+1, err)
+			}
+		}
+		if _, err := club.SignIn(ctx, m.ID, "boss", "boss-password-123", "10.3.0.1"); err != nil {
+			t.Fatalf("the right password after 4 failures: %v", err)
+		}
+		if _, err := club.SignIn(ctx, m.ID, "boss", "a-wrong-password", "10.3.0.1"); ritual.ErrorCode(err) != ritual.EUNAUTHORIZED {
+			t.Fatalf("the fifth failure: %v", err)
+		}
+		if _, err := club.SignIn(ctx, m.ID, "boss", "boss-password-123", "10.3.0.1"); ritual.ErrorCode(err) != ritual.ERATELIMITED {
+			t.Fatalf("after 5 failures with a success between them: %v, want rate limited", err)
 		}
 	})
 }

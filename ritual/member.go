@@ -48,6 +48,10 @@ type Member struct {
 	// CardCode is the code of the member's WeChat member card.
 	CardCode string
 	Funnel   Funnel
+	// TestShopper marks a member the console's phone preview made to chat
+	// as; fixed when the member is made. No real shopper is one, and the
+	// preview plays no one else.
+	TestShopper bool
 }
 
 // Funnel is when the member reached each stage of the card-activation

@@ -26,9 +26,15 @@ type RateLimits interface {
 	// Hit counts one attempt for key in the window containing now and
 	// returns the count so far, this one included.
 	Hit(ctx context.Context, key string, window time.Duration, now time.Time) (int, error)
-	// Count returns the count for key in the window containing now,
-	// without adding to it.
-	Count(ctx context.Context, key string, window time.Duration, now time.Time) (int, error)
+	// Reserve counts one attempt for key in the window containing now
+	// unless limit are counted there already, and reports whether it
+	// counted it. The check and the count are one step: however many
+	// callers race, on however many replicas, at most limit are granted.
+	Reserve(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (bool, error)
+	// Release takes back one attempt Reserve counted for key in the window
+	// containing now (the same now), for an attempt that turned out not to
+	// be one the limit is about. It never takes the count below zero.
+	Release(ctx context.Context, key string, window time.Duration, now time.Time) error
 	// Bump counts one under key, whose name carries its own period (a
 	// China date for a daily quota), and returns the count so far.
 	Bump(ctx context.Context, key string) (int, error)

@@ -73,8 +73,15 @@ type Members interface {
 	// EnsureByPhone is EnsureByOpenID for a buyer known by phone only; a
 	// created member is recognized.
 	EnsureByPhone(ctx context.Context, merchantID, phone string, now time.Time) (m *Member, created bool, err error)
-	// Update saves every field of m.
+	// Update saves every field of m but TestShopper, which is fixed when
+	// the member is made.
 	Update(ctx context.Context, m *Member) error
+	// CreateTestShopper makes a member marked as a test shopper, not yet
+	// following; ECONFLICT if the merchant has a member with openid.
+	CreateTestShopper(ctx context.Context, merchantID, openid string, now time.Time) (*Member, error)
+	// TestShoppers returns the openids of the merchant's test shoppers,
+	// newest first, up to limit.
+	TestShoppers(ctx context.Context, merchantID string, limit int) ([]string, error)
 	// IDsAboveLevel returns, in id order after afterID, up to limit ids of
 	// members whose level is set and is not lowest.
 	IDsAboveLevel(ctx context.Context, merchantID, lowest string, afterID int64, limit int) ([]int64, error)

@@ -36,7 +36,7 @@ func (m *Main) console(ctx context.Context) http.Handler {
 		opts.DefaultMerchant = m.Config.Merchants[0].ID
 	}
 	if m.Emulator != nil {
-		opts.Shopper = emulatorShopper{m.Emulator}
+		opts.Shopper, opts.TestShoppers = emulatorShopper{m.Emulator}, m.Club.Admin
 	}
 	return console.New(opts)
 }

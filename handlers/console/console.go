@@ -13,8 +13,8 @@
 //
 // The console reaches the domain through small interfaces, one per
 // resource (Sessions, Merchants, Settings, Ceremonies, Members, Reports,
-// Campaigns and a Clock), each served by the part of *ritual.Club that does
-// that work. Each page is its own type, in a file named for the page,
+// Campaigns, TestShoppers and a Clock), each served by the part of
+// *ritual.Club that does that work. Each page is its own type, in a file named for the page,
 // holding only those it uses.
 package console
 
@@ -104,15 +104,30 @@ type Campaigns interface {
 	CampaignStatuses(ctx context.Context, m *ritual.Merchant) ([]ritual.CampaignStatus, error)
 }
 
+// TestShoppers are the only shoppers the phone preview may play: members
+// it made, marked as tests in the database. Owners and operators alike
+// use the preview, and neither can act as a real member through it.
+type TestShoppers interface {
+	// NewTestShopper makes a test shopper, not yet following, and returns
+	// its openid.
+	NewTestShopper(ctx context.Context, m *ritual.Merchant) (string, error)
+	// TestShopper returns nil if openid is one of m's test shoppers:
+	// EFORBIDDEN if it is a real member's, ENOTFOUND if no member has it.
+	TestShopper(ctx context.Context, m *ritual.Merchant, openid string) error
+	// TestShoppers returns the openids of m's newest test shoppers.
+	TestShoppers(ctx context.Context, m *ritual.Merchant, limit int) ([]string, error)
+}
+
 var (
-	_ Sessions   = (*ritual.Admin)(nil)
-	_ Merchants  = (*ritual.Directory)(nil)
-	_ Clock      = (*ritual.Directory)(nil)
-	_ Settings   = (*ritual.Admin)(nil)
-	_ Ceremonies = (*ritual.Upgrades)(nil)
-	_ Members    = (*ritual.Reports)(nil)
-	_ Reports    = (*ritual.Reports)(nil)
-	_ Campaigns  = (*ritual.Calendar)(nil)
+	_ Sessions     = (*ritual.Admin)(nil)
+	_ Merchants    = (*ritual.Directory)(nil)
+	_ Clock        = (*ritual.Directory)(nil)
+	_ Settings     = (*ritual.Admin)(nil)
+	_ Ceremonies   = (*ritual.Upgrades)(nil)
+	_ Members      = (*ritual.Reports)(nil)
+	_ Reports      = (*ritual.Reports)(nil)
+	_ Campaigns    = (*ritual.Calendar)(nil)
+	_ TestShoppers = (*ritual.Admin)(nil)
 )
 
 // Options configures the console: one field per interface, so each may
@@ -129,7 +144,10 @@ type Options struct {
 	// Shopper drives the phone preview; nil when the service talks to real
 	// WeChat, and the preview page says it is unavailable.
 	Shopper Shopper
-	Logger  *slog.Logger
+	// TestShoppers says whom the preview may play; without it the preview
+	// is unavailable too.
+	TestShoppers TestShoppers
+	Logger       *slog.Logger
 	// DefaultMerchant fills in the merchant on the sign-in form.
 	DefaultMerchant string
 }
@@ -154,7 +172,7 @@ func New(opts Options) *Handler {
 	in := gate.signedIn
 	owners := func(next func(q *request)) http.HandlerFunc { return gate.signedIn(gate.ownerOnly(next)) }
 	login := loginPage{renderer: rd, sessions: opts.Sessions, defaultMerchant: opts.DefaultMerchant}
-	home := homePage{renderer: rd, settings: opts.Settings, ceremonies: opts.Ceremonies, reports: opts.Reports, campaigns: opts.Campaigns, previewReady: opts.Shopper != nil}
+	home := homePage{renderer: rd, settings: opts.Settings, ceremonies: opts.Ceremonies, reports: opts.Reports, campaigns: opts.Campaigns, previewReady: opts.Shopper != nil && opts.TestShoppers != nil}
 	levels := levelsEditor(rd, opts.Settings)
 	rituals := ritualsEditor(rd, opts.Settings, opts.Ceremonies)
 	grant := grantPage{renderer: rd, ceremonies: opts.Ceremonies}
@@ -165,7 +183,7 @@ func New(opts Options) *Handler {
 	members := membersPage{renderer: rd, members: opts.Members}
 	outbox := outboxPage{renderer: rd, reports: opts.Reports}
 	versions := versionsPage{renderer: rd, settings: opts.Settings}
-	preview := previewPage{renderer: rd, shopper: opts.Shopper, clock: opts.Clock, chats: newTranscripts()}
+	preview := newPreviewPage(rd, opts.Shopper, opts.TestShoppers, opts.Clock)
 
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(staticFiles, "static")
@@ -190,6 +208,8 @@ func New(opts Options) *Handler {
 	mux.HandleFunc("GET /console/outbox", in(outbox.serve))
 	mux.HandleFunc("GET /console/versions", in(versions.serve))
 
+	// Owners and operators may both use the preview: it plays only test
+	// shoppers, so it changes nothing a real shopper owns.
 	mux.HandleFunc("GET /console/preview", in(preview.serve))
 	mux.HandleFunc("GET /console/preview/messages", in(preview.messages))
 	mux.HandleFunc("POST /console/preview/new", in(preview.newShopper))

@@ -50,7 +50,7 @@ func newEnv(t *testing.T, db *models.DB, clock *ritualtest.Clock, shopper consol
 		Console: console.New(console.Options{
 			Sessions: club.Admin, Merchants: club.Directory, Clock: club.Directory, Settings: club.Admin,
 			Ceremonies: club.Upgrades, Members: club.Reports, Reports: club.Reports, Campaigns: club.Calendar,
-			Shopper: shopper,
+			Shopper: shopper, TestShoppers: club.Admin,
 		}),
 	}))
 	t.Cleanup(e.srv.Close)

@@ -2,14 +2,14 @@ package console
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/http"
 	"net/url"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wxclub/wxclub/ritual"
 )
 
 // The phone preview: the merchant picks a test shopper (or makes a new
@@ -17,6 +17,11 @@ import (
 // The page shows the bot's passive replies and, from the shopper's inbox,
 // the template messages exactly as WeChat received them: template id and
 // each keyword's value.
+//
+// It plays test shoppers only, the members it made (TestShoppers): every
+// openid a request names is checked against the database before anything
+// is sent or read as them, so no one at the merchant, owner or operator,
+// can spend a real shopper's points or read their messages from here.
 //
 // What the shopper said and what the bot answered is kept here, in memory:
 // the emulator it goes through is in memory too, so both live and die with
@@ -53,16 +58,23 @@ type Keyword struct {
 // previewPage is the phone preview's page and the forms it posts.
 type previewPage struct {
 	*renderer
-	shopper Shopper // nil: the preview is unavailable
+	shopper Shopper      // nil: the preview is unavailable
+	testers TestShoppers // nil: the preview is unavailable
 	clock   Clock
 	chats   *transcripts
 }
 
+func newPreviewPage(rd *renderer, shopper Shopper, testers TestShoppers, clock Clock) previewPage {
+	if shopper == nil || testers == nil {
+		shopper, testers = nil, nil
+	}
+	return previewPage{renderer: rd, shopper: shopper, testers: testers, clock: clock, chats: newTranscripts()}
+}
+
 // transcripts keeps each test shopper's side of the chat.
 type transcripts struct {
-	mu       sync.Mutex
-	chats    map[string][]chatLine // merchant + "\x00" + openid
-	shoppers map[string][]string   // merchant → the test shoppers made here, newest first
+	mu    sync.Mutex
+	chats map[string][]chatLine // merchant + "\x00" + openid
 }
 
 type chatLine struct {
@@ -78,7 +90,7 @@ const (
 )
 
 func newTranscripts() *transcripts {
-	return &transcripts{chats: map[string][]chatLine{}, shoppers: map[string][]string{}}
+	return &transcripts{chats: map[string][]chatLine{}}
 }
 
 func (t *transcripts) add(merchant, openid string, lines ...chatLine) {
@@ -102,24 +114,6 @@ func (t *transcripts) lines(merchant, openid string) []chatLine {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return append([]chatLine(nil), t.chats[merchant+"\x00"+openid]...)
-}
-
-func (t *transcripts) remember(merchant, openid string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	list := []string{openid}
-	for _, o := range t.shoppers[merchant] {
-		if o != openid && len(list) < maxShoppers {
-			list = append(list, o)
-		}
-	}
-	t.shoppers[merchant] = list
-}
-
-func (t *transcripts) list(merchant string) []string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return append([]string(nil), t.shoppers[merchant]...)
 }
 
 // bubble is one message on the phone's screen.
@@ -154,10 +148,9 @@ func validOpenID(openid string) bool {
 }
 
 func (p previewPage) serve(q *request) {
-	d := p.data(q, q.r.URL.Query().Get("openid"))
-	status := http.StatusOK
-	if !d.Available {
-		status = http.StatusServiceUnavailable
+	d, status := p.data(q, q.r.URL.Query().Get("openid"))
+	if status == 0 {
+		return
 	}
 	p.render(q.w, q.r, status, "preview", q.view("手机预览", "preview", d))
 }
@@ -165,25 +158,42 @@ func (p previewPage) serve(q *request) {
 // messages serves the chat alone, for the page's script to refresh it
 // while template messages arrive.
 func (p previewPage) messages(q *request) {
-	d := p.data(q, q.r.URL.Query().Get("openid"))
+	d, status := p.data(q, q.r.URL.Query().Get("openid"))
+	if status == 0 {
+		return
+	}
 	q.w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	q.w.WriteHeader(status)
 	if err := p.templates["preview"].ExecuteTemplate(q.w, "chat", q.view("", "preview", d)); err != nil {
 		p.log.ErrorContext(q.r.Context(), "console: render chat", "err", err)
 	}
 }
 
-func (p previewPage) data(q *request, openid string) previewData {
+// data is the page for openid and its status; status 0 means an error
+// page has been written instead.
+func (p previewPage) data(q *request, openid string) (previewData, int) {
 	d := previewData{Available: p.shopper != nil}
 	if !d.Available {
-		return d
+		return d, http.StatusServiceUnavailable
 	}
-	d.Shoppers = p.chats.list(q.m.ID)
+	var err error
+	if d.Shoppers, err = p.testers.TestShoppers(q.r.Context(), q.m, maxShoppers); err != nil {
+		p.fail(q, err)
+		return d, 0
+	}
 	if openid == "" {
-		return d
+		return d, http.StatusOK
 	}
 	if !validOpenID(openid) {
-		d.Error = "openid 只能是 6-64 个字母、数字、- 或 _。"
-		return d
+		d.Error = invalidOpenID
+		return d, http.StatusUnprocessableEntity
+	}
+	if status, msg, err := p.refusal(q, openid); err != nil {
+		p.fail(q, err)
+		return d, 0
+	} else if status != 0 {
+		d.Error = msg
+		return d, status
 	}
 	d.OpenID = openid
 	for _, l := range p.chats.lines(q.m.ID, openid) {
@@ -197,7 +207,45 @@ func (p previewPage) data(q *request, openid string) previewData {
 		d.Bubbles = append(d.Bubbles, bubble{From: msg.Kind, At: msg.At, Text: msg.Content, TemplateID: msg.TemplateID, Data: msg.Data})
 	}
 	sort.SliceStable(d.Bubbles, func(i, j int) bool { return d.Bubbles[i].At.Before(d.Bubbles[j].At) })
-	return d
+	return d, http.StatusOK
+}
+
+const invalidOpenID = "openid 只能是 6-64 个字母、数字、- 或 _。"
+
+// refusal says why the preview may not play openid (a status and a
+// message), or returns status 0 for one of the merchant's test shoppers.
+// Only those it made are played: a real member's openid is refused before
+// anything is sent or read as them.
+func (p previewPage) refusal(q *request, openid string) (int, string, error) {
+	err := p.testers.TestShopper(q.r.Context(), q.m, openid)
+	switch ritual.ErrorCode(err) {
+	case "":
+		return 0, "", nil
+	case ritual.EFORBIDDEN:
+		p.log.WarnContext(q.r.Context(), "console: preview refused a real member", "merchant", q.m.ID, "user", q.s.Username, "openid", openid)
+		return http.StatusForbidden, "openid " + openid + " 是真实会员。手机预览只扮演在这里新建的测试顾客，不能以真实会员的身份关注、发消息或查看消息。", nil
+	case ritual.ENOTFOUND:
+		return http.StatusNotFound, "没有 openid 为 " + openid + " 的测试顾客。手机预览只扮演在这里新建的测试顾客：先点「新测试顾客」。", nil
+	}
+	return 0, "", err
+}
+
+// played reports whether the form's openid is a test shopper the preview
+// may act as, and answers the request itself when not.
+func (p previewPage) played(q *request, openid string) bool {
+	if !validOpenID(openid) {
+		p.errorPage(q.w, q.r, q, http.StatusUnprocessableEntity, invalidOpenID)
+		return false
+	}
+	status, msg, err := p.refusal(q, openid)
+	if err != nil {
+		p.fail(q, err)
+		return false
+	} else if status != 0 {
+		p.errorPage(q.w, q.r, q, status, msg)
+		return false
+	}
+	return true
 }
 
 // newShopper makes a new test shopper who follows the account.
@@ -205,25 +253,24 @@ func (p previewPage) newShopper(q *request) {
 	if p.unavailable(q) {
 		return
 	}
-	b := make([]byte, 10)
-	_, _ = rand.Read(b)
-	openid := "oPreview" + hex.EncodeToString(b)
-	p.chats.remember(q.m.ID, openid)
+	openid, err := p.testers.NewTestShopper(q.r.Context(), q.m)
+	if err != nil {
+		p.fail(q, err)
+		return
+	}
 	p.chats.add(q.m.ID, openid, chatLine{At: p.clock.Now(), From: "system", Text: "新测试顾客 " + openid + " 关注了公众号"})
 	p.followAs(q, openid)
 }
 
-// follow makes the picked shopper follow the account.
+// follow makes the picked test shopper follow the account.
 func (p previewPage) follow(q *request) {
 	if p.unavailable(q) {
 		return
 	}
 	openid := q.r.PostForm.Get("openid")
-	if !validOpenID(openid) {
-		p.errorPage(q.w, q.r, q, http.StatusUnprocessableEntity, "openid 只能是 6-64 个字母、数字、- 或 _。")
+	if !p.played(q, openid) {
 		return
 	}
-	p.chats.remember(q.m.ID, openid)
 	p.chats.add(q.m.ID, openid, chatLine{At: p.clock.Now(), From: "system", Text: "关注公众号"})
 	p.followAs(q, openid)
 }
@@ -234,14 +281,17 @@ func (p previewPage) followAs(q *request, openid string) {
 	p.answer(q, openid, reply, err)
 }
 
-// say sends what the merchant typed as the shopper.
+// say sends what the merchant typed as the test shopper.
 func (p previewPage) say(q *request) {
 	if p.unavailable(q) {
 		return
 	}
 	openid, text := q.r.PostForm.Get("openid"), strings.TrimSpace(q.r.PostForm.Get("text"))
-	if !validOpenID(openid) {
+	if openid == "" {
 		p.errorPage(q.w, q.r, q, http.StatusUnprocessableEntity, "先选一位测试顾客。")
+		return
+	}
+	if !p.played(q, openid) {
 		return
 	}
 	if text == "" {
