@@ -25,9 +25,6 @@ func parseInbound(plain []byte) (ritual.InboundMessage, error) {
 		Kind: fields["MsgType"], Event: fields["Event"], EventKey: fields["EventKey"],
 		Content: fields["Content"], Fields: fields,
 	}
-	if msg.OpenID == "" || msg.Kind == "" {
-		return msg, ritual.Errorf(ritual.EBADREQUEST, "FromUserName and MsgType are required")
-	}
 	created, err := strconv.ParseInt(fields["CreateTime"], 10, 64)
 	if err != nil {
 		return msg, ritual.Errorf(ritual.EBADREQUEST, "CreateTime is not a number")
@@ -41,7 +38,9 @@ func parseInbound(plain []byte) (ritual.InboundMessage, error) {
 	if msg.Kind != ritual.KindEvent && msg.MsgID == 0 {
 		return msg, ritual.Errorf(ritual.EBADREQUEST, "a message needs a MsgId")
 	}
-	return msg, nil
+	// Refused here too, before the metrics label and the request log see
+	// the fields.
+	return msg, msg.Validate()
 }
 
 // flatXML returns the text of each direct child of the root element.

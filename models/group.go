@@ -17,7 +17,7 @@ type groupRow struct {
 	ID         int64     `gorm:"primaryKey;autoIncrement"`
 	MerchantID string    `gorm:"size:64;not null;uniqueIndex:ux_chat_groups,priority:1"`
 	GroupID    string    `gorm:"size:128;not null;uniqueIndex:ux_chat_groups,priority:2"`
-	Name       string    `gorm:"size:128;not null;default:''"`
+	Name       freeText  `gorm:"size:128;not null;default:''"`
 	FirstSeen  time.Time `gorm:"precision:3;not null"`
 }
 
@@ -29,7 +29,7 @@ type groupSenderRow struct {
 	MerchantID string    `gorm:"size:64;not null;uniqueIndex:ux_group_senders,priority:1;index:ix_group_senders_sender,priority:1"`
 	GroupID    string    `gorm:"size:128;not null;uniqueIndex:ux_group_senders,priority:2"`
 	SenderID   string    `gorm:"size:128;not null;uniqueIndex:ux_group_senders,priority:3;index:ix_group_senders_sender,priority:2"`
-	Nickname   string    `gorm:"size:64;not null;default:''"`
+	Nickname   freeText  `gorm:"size:64;not null;default:''"`
 	FirstSeen  time.Time `gorm:"precision:3;not null"`
 	LastSeen   time.Time `gorm:"precision:3;not null"`
 }
@@ -57,13 +57,13 @@ func (s groupStore) Seen(ctx context.Context, merchantID string, group ritual.Gr
 	err := db.Take(&g, "merchant_id = ? AND group_id = ?", merchantID, group.GroupID).Error
 	switch {
 	case errors.Is(err, gorm.ErrRecordNotFound):
-		row := groupRow{MerchantID: merchantID, GroupID: group.GroupID, Name: group.Name, FirstSeen: t}
+		row := groupRow{MerchantID: merchantID, GroupID: group.GroupID, Name: freeText(group.Name), FirstSeen: t}
 		if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
 			return translate(err, "record group")
 		}
 	case err != nil:
 		return translate(err, "find group")
-	case group.Name != "" && g.Name != group.Name:
+	case group.Name != "" && string(g.Name) != group.Name:
 		if err := db.Model(&groupRow{}).Where("id = ?", g.ID).Update("name", group.Name).Error; err != nil {
 			return translate(err, "rename group")
 		}
@@ -79,7 +79,7 @@ func (s groupStore) Seen(ctx context.Context, merchantID string, group ritual.Gr
 	}
 	// New, or (MySQL counts changed rows only) seen again with nothing
 	// changed: insert unless it is there.
-	row := groupSenderRow{MerchantID: merchantID, GroupID: group.GroupID, SenderID: sender.SenderID, Nickname: sender.Nickname, FirstSeen: t, LastSeen: t}
+	row := groupSenderRow{MerchantID: merchantID, GroupID: group.GroupID, SenderID: sender.SenderID, Nickname: freeText(sender.Nickname), FirstSeen: t, LastSeen: t}
 	return translate(db.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error, "record group sender")
 }
 
@@ -92,7 +92,7 @@ func (s groupStore) Group(ctx context.Context, merchantID, groupID string, lock 
 	if err := q.Take(&row, "merchant_id = ? AND group_id = ?", merchantID, groupID).Error; err != nil {
 		return nil, translate(err, "find group")
 	}
-	return &ritual.Group{MerchantID: row.MerchantID, GroupID: row.GroupID, Name: row.Name, FirstSeen: row.FirstSeen.UTC()}, nil
+	return &ritual.Group{MerchantID: row.MerchantID, GroupID: row.GroupID, Name: string(row.Name), FirstSeen: row.FirstSeen.UTC()}, nil
 }
 
 func (s groupStore) ListGroups(ctx context.Context, merchantID string) ([]ritual.GroupSummary, error) {

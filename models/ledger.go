@@ -20,7 +20,7 @@ type pointsEntryRow struct {
 	Delta        int64      `gorm:"not null"`
 	BalanceAfter int64      `gorm:"not null"`
 	Shortfall    int64      `gorm:"not null;default:0"`
-	Reason       string     `gorm:"size:255;not null"`
+	Reason       freeText   `gorm:"size:255;not null"`
 	Source       string     `gorm:"size:32;not null;uniqueIndex:ux_points_ref,priority:2"`
 	Reference    string     `gorm:"size:128;not null;uniqueIndex:ux_points_ref,priority:3"`
 	ExpiresAt    *time.Time `gorm:"precision:3"`
@@ -52,7 +52,7 @@ type ledger struct{ db *gorm.DB }
 func (s ledger) Append(ctx context.Context, e *ritual.PointsEntry) error {
 	row := pointsEntryRow{
 		MerchantID: e.MerchantID, MemberID: e.MemberID, Delta: e.Delta, BalanceAfter: e.BalanceAfter,
-		Shortfall: e.Shortfall, Reason: e.Reason, Source: e.Source, Reference: e.Reference,
+		Shortfall: e.Shortfall, Reason: freeText(e.Reason), Source: e.Source, Reference: e.Reference,
 		ExpiresAt: utcPtr(e.ExpiresAt), CreatedAt: e.CreatedAt.UTC(),
 	}
 	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
@@ -141,7 +141,7 @@ func (s ledger) Imbalances(ctx context.Context) ([]ritual.Imbalance, error) {
 func toEntry(r pointsEntryRow) *ritual.PointsEntry {
 	return &ritual.PointsEntry{
 		ID: r.ID, MerchantID: r.MerchantID, MemberID: r.MemberID, Delta: r.Delta, BalanceAfter: r.BalanceAfter,
-		Shortfall: r.Shortfall, Reason: r.Reason, Source: r.Source, Reference: r.Reference,
+		Shortfall: r.Shortfall, Reason: string(r.Reason), Source: r.Source, Reference: r.Reference,
 		ExpiresAt: utcPtr(r.ExpiresAt), CreatedAt: r.CreatedAt.UTC(),
 	}
 }

@@ -16,12 +16,12 @@ import (
 // templates) are one JSON document: they are read and written as a whole
 // and never queried by their parts.
 type merchantRow struct {
-	ID         string `gorm:"primaryKey;size:64"`
-	Name       string `gorm:"size:128;not null"`
-	APIKeyHash string `gorm:"size:64;not null;uniqueIndex"`
-	AppID      string `gorm:"size:64;not null;index"`
-	Settings   string `gorm:"size:1048576;not null"`
-	Version    int    `gorm:"not null;default:1"`
+	ID         string   `gorm:"primaryKey;size:64"`
+	Name       freeText `gorm:"size:128;not null"`
+	APIKeyHash string   `gorm:"size:64;not null;uniqueIndex"`
+	AppID      string   `gorm:"size:64;not null;index"`
+	Settings   string   `gorm:"size:1048576;not null"`
+	Version    int      `gorm:"not null;default:1"`
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 }
@@ -34,7 +34,7 @@ func merchantToRow(m *ritual.Merchant) (merchantRow, error) {
 		return merchantRow{}, fmt.Errorf("models: encode merchant %s: %w", m.ID, err)
 	}
 	return merchantRow{
-		ID: m.ID, Name: m.Name, APIKeyHash: m.APIKeyHash, AppID: m.OfficialAccount.AppID,
+		ID: m.ID, Name: freeText(m.Name), APIKeyHash: m.APIKeyHash, AppID: m.OfficialAccount.AppID,
 		Settings: string(settings), Version: max(1, m.Version), CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
 	}, nil
 }
@@ -44,7 +44,7 @@ func (r merchantRow) toMerchant() (*ritual.Merchant, error) {
 	if err := json.Unmarshal([]byte(r.Settings), &m); err != nil {
 		return nil, fmt.Errorf("models: decode merchant %s: %w", r.ID, err)
 	}
-	m.ID, m.Name, m.APIKeyHash, m.Version = r.ID, r.Name, r.APIKeyHash, r.Version
+	m.ID, m.Name, m.APIKeyHash, m.Version = r.ID, string(r.Name), r.APIKeyHash, r.Version
 	m.CreatedAt, m.UpdatedAt = r.CreatedAt, r.UpdatedAt
 	return &m, nil
 }

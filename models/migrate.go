@@ -18,12 +18,20 @@ func tables() []any {
 }
 
 // Migrate creates missing tables, columns and indexes, on SQLite and MySQL.
-// It never drops anything, so it is safe to run on every start and from
+// On MySQL it first converts tables made before identifiers compared
+// exactly (convertCollations). It never drops anything, so it is safe to run on every start and from
 // several replicas at once (the loser of a race sees the table exist).
 func (db *DB) Migrate(ctx context.Context) error {
 	g := db.gorm.WithContext(ctx)
 	if db.driver == DriverMySQL {
-		g = g.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci")
+		exact, err := exactCollation(ctx, g)
+		if err != nil {
+			return err
+		}
+		if err := convertCollations(ctx, g, exact); err != nil {
+			return err
+		}
+		g = g.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE="+exact)
 	}
 	for _, t := range tables() {
 		if err := g.AutoMigrate(t); err != nil {

@@ -39,7 +39,7 @@ func (outboxRow) TableName() string { return "outbox" }
 type sendPauseRow struct {
 	MerchantID string    `gorm:"primaryKey;size:64"`
 	Until      time.Time `gorm:"precision:3;not null"`
-	Reason     string    `gorm:"size:255;not null"`
+	Reason     freeText  `gorm:"size:255;not null"`
 }
 
 func (sendPauseRow) TableName() string { return "send_pauses" }
@@ -260,7 +260,7 @@ func (s outbox) Depth(ctx context.Context) (map[ritual.OutboxStatus]int64, error
 type sendPauses struct{ db *gorm.DB }
 
 func (s sendPauses) Pause(ctx context.Context, merchantID string, until time.Time, reason string) error {
-	row := sendPauseRow{MerchantID: merchantID, Until: until.UTC(), Reason: truncate(reason, 255)}
+	row := sendPauseRow{MerchantID: merchantID, Until: until.UTC(), Reason: freeText(truncate(reason, 255))}
 	err := s.db.WithContext(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "merchant_id"}},
 		DoUpdates: clause.AssignmentColumns([]string{"until", "reason"}),

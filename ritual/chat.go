@@ -24,6 +24,9 @@ type Chat struct {
 // reply given the first time and changes nothing, also when both arrive at
 // once.
 func (c *Chat) HandleMessage(ctx context.Context, m *Merchant, msg InboundMessage) (Reply, error) {
+	if err := msg.Validate(); err != nil {
+		return Reply{}, err
+	}
 	text, err := c.turn(ctx, m, msg.DedupeKey(), func(tx *work) (string, error) {
 		reply, err := c.converse(ctx, tx, m, msg)
 		return reply.Text, err
@@ -33,9 +36,6 @@ func (c *Chat) HandleMessage(ctx context.Context, m *Merchant, msg InboundMessag
 
 // converse decides what a delivery means and what to answer.
 func (c *Chat) converse(ctx context.Context, tx *work, m *Merchant, msg InboundMessage) (Reply, error) {
-	if msg.OpenID == "" {
-		return Reply{}, Errorf(EBADREQUEST, "the message has no sender (FromUserName)")
-	}
 	switch {
 	case msg.Kind == KindEvent && msg.Event == EventSubscribe:
 		return c.subscribed(ctx, tx, m, msg)

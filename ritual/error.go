@@ -3,6 +3,7 @@ package ritual
 import (
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Error codes. Adapters map them to transport statuses in one table
@@ -47,6 +48,28 @@ func Errorf(code, format string, args ...any) *Error {
 // FieldErrorf returns an EINVALID *Error about one field.
 func FieldErrorf(field, format string, args ...any) *Error {
 	return &Error{Code: EINVALID, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// bounded is an input field, its value and the most characters it may
+// hold: the size of the column that keeps it.
+type bounded struct {
+	field, value string
+	max          int
+}
+
+// checkLengths returns an error of code naming the first field whose value
+// has more than its max characters. Characters, because MySQL sizes a
+// varchar in them: a value that passes fits its column on every database,
+// instead of failing on MySQL ("Data too long", a 500 WeChat retries) and
+// being stored whole on SQLite. The message names the field too, for
+// answers that carry no field of their own (the webhook's plain text).
+func checkLengths(code string, fields ...bounded) error {
+	for _, f := range fields {
+		if n := utf8.RuneCountInString(f.value); n > f.max {
+			return &Error{Code: code, Field: f.field, Message: fmt.Sprintf("%s is %d characters long; at most %d are accepted", f.field, n, f.max)}
+		}
+	}
+	return nil
 }
 
 // ErrorCode returns the code of the *Error in err's chain, EINTERNAL for any

@@ -36,11 +36,17 @@ func VerifyGroupSignature(secret, timestamp string, body []byte, signature strin
 	return hmac.Equal([]byte(GroupSignature(secret, timestamp, body)), []byte(signature))
 }
 
-// Limits of the bridge protocol's fields, as stored.
+// Limits of the bridge protocol's fields, in characters, as stored
+// (models: chat_groups.group_id, group_senders.sender_id, .nickname,
+// chat_groups.name). msg_id is kept only hashed. Ids over their limit are
+// refused; names are display text and are shortened to fit instead, so a
+// long nickname does not cost its owner the message.
 const (
-	maxGroupIDLen   = 128
-	maxNicknameLen  = 64
-	maxGroupNameLen = 128
+	MaxGroupIDLen   = 128
+	MaxSenderIDLen  = 128
+	maxMsgIDLen     = 128
+	MaxNicknameLen  = 64
+	MaxGroupNameLen = 128
 	// linkCodeLife is how long a 绑定 code can be used.
 	linkCodeLife = 10 * time.Minute
 	linkCodeLen  = 6
@@ -52,14 +58,16 @@ const (
 
 // Validate checks what the bridge sent before anything is stored.
 func (g GroupMessage) Validate() error {
-	switch {
-	case g.MsgID == "" || len(g.MsgID) > 128:
-		return Errorf(EBADREQUEST, "msg_id is required (at most 128 bytes)")
-	case g.GroupID == "" || len(g.GroupID) > maxGroupIDLen:
-		return Errorf(EBADREQUEST, "group_id is required (at most %d bytes)", maxGroupIDLen)
-	case g.Sender.ID == "" || len(g.Sender.ID) > maxGroupIDLen:
-		return Errorf(EBADREQUEST, "sender.id is required (at most %d bytes)", maxGroupIDLen)
-	case !utf8.ValidString(g.Text) || !utf8.ValidString(g.Sender.Nickname) || !utf8.ValidString(g.GroupName):
+	ids := []bounded{{"msg_id", g.MsgID, maxMsgIDLen}, {"group_id", g.GroupID, MaxGroupIDLen}, {"sender.id", g.Sender.ID, MaxSenderIDLen}}
+	for _, id := range ids {
+		if id.value == "" {
+			return &Error{Code: EBADREQUEST, Field: id.field, Message: id.field + " is required"}
+		}
+	}
+	if err := checkLengths(EBADREQUEST, ids...); err != nil {
+		return err
+	}
+	if !utf8.ValidString(g.Text) || !utf8.ValidString(g.Sender.Nickname) || !utf8.ValidString(g.GroupName) {
 		return Errorf(EBADREQUEST, "text, nickname and group_name must be UTF-8")
 	}
 	return nil

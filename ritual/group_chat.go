@@ -49,7 +49,7 @@ type groupTurn struct {
 // nickname is how the sender is called in replies.
 func (t *groupTurn) nickname() string {
 	if n := strings.TrimSpace(t.msg.Sender.Nickname); n != "" {
-		return clip(n, maxNicknameLen)
+		return clip(n, MaxNicknameLen)
 	}
 	return "群友"
 }
@@ -81,8 +81,8 @@ func groupCommand(text string) (command, arg string) {
 // Anything else gets no reply unless it was addressed to the bot.
 func (c *GroupChat) groupConverse(ctx context.Context, tx *work, t *groupTurn) ([]Reply, error) {
 	msg := t.msg
-	group := Group{GroupID: msg.GroupID, Name: clip(strings.TrimSpace(msg.GroupName), maxGroupNameLen)}
-	sender := GroupSender{SenderID: msg.Sender.ID, Nickname: clip(strings.TrimSpace(msg.Sender.Nickname), maxNicknameLen)}
+	group := Group{GroupID: msg.GroupID, Name: clip(strings.TrimSpace(msg.GroupName), MaxGroupNameLen)}
+	sender := GroupSender{SenderID: msg.Sender.ID, Nickname: clip(strings.TrimSpace(msg.Sender.Nickname), MaxNicknameLen)}
 	if err := tx.Groups().Seen(ctx, t.m.ID, group, sender, t.now); err != nil {
 		return nil, err
 	}

@@ -3,9 +3,11 @@ package ritual
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Message kinds and the events wxclub acts on, as WeChat names them.
@@ -32,6 +34,43 @@ type InboundMessage struct {
 	// Fields holds every top-level element of the message as WeChat sent it,
 	// for events wxclub has no typed field for (member-card events).
 	Fields map[string]string
+}
+
+// Limits of a delivery's fields, in characters: the columns that keep them
+// (models: members.openid, members.subscribe_scene, members.card_code) and
+// WeChat's own (a QR scene_str is 1-64 characters, a menu key at most 128
+// bytes, an openid 28). Longer is not WeChat, and is refused before
+// anything is stored.
+const (
+	MaxOpenIDLen    = 64
+	MaxSceneLen     = 64
+	MaxCardCodeLen  = 64
+	maxEventKeyLen  = 128
+	maxAccountIDLen = 64
+	maxKindLen      = 32
+	maxEventLen     = 64
+)
+
+// Validate checks a delivery before anything is stored. Errors are
+// EBADREQUEST and name the field as WeChat does.
+func (m InboundMessage) Validate() error {
+	if m.OpenID == "" || m.Kind == "" {
+		return Errorf(EBADREQUEST, "FromUserName and MsgType are required")
+	}
+	err := checkLengths(EBADREQUEST,
+		bounded{"FromUserName", m.OpenID, MaxOpenIDLen},
+		bounded{"ToUserName", m.AccountID, maxAccountIDLen},
+		bounded{"MsgType", m.Kind, maxKindLen},
+		bounded{"Event", m.Event, maxEventLen},
+		bounded{"EventKey", m.EventKey, maxEventKeyLen},
+		bounded{"UserCardCode", m.Fields["UserCardCode"], MaxCardCodeLen})
+	if err != nil {
+		return err
+	}
+	if n := utf8.RuneCountInString(m.QRScene()); n > MaxSceneLen {
+		return &Error{Code: EBADREQUEST, Field: "EventKey", Message: fmt.Sprintf("EventKey holds a QR scene of %d characters; at most %d are accepted", n, MaxSceneLen)}
+	}
+	return nil
 }
 
 // DedupeKey identifies a delivery across WeChat's retries: the MsgId for

@@ -131,6 +131,13 @@ var (
 	aesKeyPattern     = regexp.MustCompile(`^[A-Za-z0-9+/]{43}$`)
 )
 
+// Limits of a merchant's settings that are kept in columns of their own
+// (models: merchants.name, merchants.app_id), in characters.
+const (
+	MaxMerchantNameLen = 128
+	MaxAppIDLen        = 64
+)
+
 // Validate checks the merchant's settings; the error names the offending
 // field by its configuration key.
 func (m *Merchant) Validate() error {
@@ -139,6 +146,9 @@ func (m *Merchant) Validate() error {
 	}
 	if m.Name == "" {
 		return FieldErrorf("name", "is required")
+	}
+	if err := checkLengths(EINVALID, bounded{"name", m.Name, MaxMerchantNameLen}); err != nil {
+		return err
 	}
 	if _, err := time.LoadLocation(m.Timezone); m.Timezone == "" || err != nil {
 		return FieldErrorf("timezone", "must be an IANA time zone such as Asia/Shanghai, got %q", m.Timezone)
@@ -175,6 +185,9 @@ func (m *Merchant) Validate() error {
 
 // Validate checks the official-account credentials.
 func (a OfficialAccount) Validate() error {
+	if err := checkLengths(EINVALID, bounded{"app_id", a.AppID, MaxAppIDLen}); err != nil {
+		return err
+	}
 	switch {
 	case a.AppID == "":
 		return FieldErrorf("app_id", "is required")

@@ -59,8 +59,16 @@ type OrderAnswer struct {
 	Member       MemberView `json:"member"`
 }
 
+// Limits of an order or refund as a shop reports it, in characters: the
+// columns that keep them (models: orders.order_no, refunds.refund_no,
+// orders.channel; the openid as members.openid, MaxOpenIDLen).
+const (
+	MaxOrderNoLen = 64
+	MaxChannelLen = 32
+)
+
 var (
-	orderNoPattern = regexp.MustCompile(`^[A-Za-z0-9_\-]{1,64}$`)
+	orderNoPattern = regexp.MustCompile(fmt.Sprintf(`^[A-Za-z0-9_\-]{1,%d}$`, MaxOrderNoLen))
 	phonePattern   = regexp.MustCompile(`^1[3-9][0-9]{9}$`)
 )
 
@@ -83,19 +91,18 @@ const maxOrderFen = 1_000_000_000
 func (in *OrderInput) Validate(now time.Time) error {
 	switch {
 	case !orderNoPattern.MatchString(in.OrderNo):
-		return FieldErrorf("order_no", "is required: 1-64 letters, digits, '-' or '_'")
+		return FieldErrorf("order_no", "is required: 1-%d letters, digits, '-' or '_'", MaxOrderNoLen)
 	case in.OpenID == "" && in.Phone == "":
 		return FieldErrorf("openid", "openid or phone is required to know whose order it is")
-	case len(in.OpenID) > 64:
-		return FieldErrorf("openid", "is longer than 64 characters")
 	case in.AmountFen <= 0:
 		return FieldErrorf("amount_fen", "must be a positive number of fen, got %d", in.AmountFen)
 	case in.AmountFen > maxOrderFen:
 		return FieldErrorf("amount_fen", "%d fen is more than one order can be; amounts are in fen (1 yuan = 100)", in.AmountFen)
 	case in.PaidAt != nil && in.PaidAt.After(now.Add(5*time.Minute)):
 		return FieldErrorf("paid_at", "is in the future")
-	case len(in.Channel) > 32:
-		return FieldErrorf("channel", "is longer than 32 characters")
+	}
+	if err := checkLengths(EINVALID, bounded{"openid", in.OpenID, MaxOpenIDLen}, bounded{"channel", in.Channel, MaxChannelLen}); err != nil {
+		return err
 	}
 	if in.Phone != "" {
 		phone := NormalizePhone(in.Phone)
@@ -157,7 +164,7 @@ type RefundAnswer struct {
 func (in RefundInput) Validate() error {
 	switch {
 	case !orderNoPattern.MatchString(in.RefundNo):
-		return FieldErrorf("refund_no", "is required: 1-64 letters, digits, '-' or '_'")
+		return FieldErrorf("refund_no", "is required: 1-%d letters, digits, '-' or '_'", MaxOrderNoLen)
 	case in.AmountFen <= 0:
 		return FieldErrorf("amount_fen", "must be a positive number of fen, got %d", in.AmountFen)
 	}
