@@ -75,10 +75,6 @@ func NormalizePhone(s string) string {
 	return s
 }
 
-// maxOrderFen bounds one order (10 million yuan): anything bigger is a
-// unit mistake (yuan sent as fen times 100), not a sale.
-const maxOrderFen = 1_000_000_000
-
 // Validate checks the input and normalises the phone; now bounds paid_at.
 func (in *OrderInput) Validate(now time.Time) error {
 	switch {
