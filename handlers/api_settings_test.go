@@ -107,6 +107,28 @@ func TestSettingsAPI(t *testing.T) {
 	})
 }
 
+func TestSettingsAPIRefusesNumbersPastTheirBounds(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		e := newEnv(t, db, clock, ritual.ModeSafe, 5*time.Minute)
+		ms, etag := e.membershipValue(e.apiKey)
+		ms.PointsExpireDays = 1_000_000_000_000
+		huge, _ := json.Marshal(ms)
+		for _, tc := range []struct{ path, body, field string }{
+			{"/signin", `{"points": 9223372036854775807, "makeup_cost": 0}`, "signin.points"},
+			{"/membership", string(huge), "membership.points_expire_days"},
+		} {
+			r := e.settingsCall("PUT", tc.path, e.apiKey, tc.body, "")
+			if got := decode(t, r); r.status != 422 || got["error"].(map[string]any)["field"] != tc.field {
+				t.Errorf("PUT %s %.60s: %d %s, want 422 naming %s", tc.path, tc.body, r.status, r.body, tc.field)
+			}
+		}
+		if _, now := e.membershipValue(e.apiKey); now != etag {
+			t.Errorf("ETag moved from %s to %s after refused changes", etag, now)
+		}
+	})
+}
+
 func TestSettingsAPIKeepsMerchantsApart(t *testing.T) {
 	clock := &ritualtest.Clock{}
 	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {

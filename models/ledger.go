@@ -2,6 +2,10 @@ package models
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
+	"math/big"
+	"strconv"
 	"time"
 
 	"gorm.io/gorm"
@@ -114,28 +118,98 @@ func (s ledger) Entries(ctx context.Context, memberID, before int64, limit int) 
 	return out, nil
 }
 
+// Imbalances reads every member's balance and ledger row by row and sums in
+// Go, exactly: a sum in SQL fails as a whole on one bad row (SQLite stops
+// at integer overflow; MySQL's exact sum does not fit int64), and the
+// check must name the member instead. A value or date that cannot be read
+// is reported against its member the same way.
 func (s ledger) Imbalances(ctx context.Context) ([]ritual.Imbalance, error) {
-	var rows []struct {
-		MerchantID string
-		MemberID   int64
-		OpenID     *string
-		Balance    int64
-		LedgerSum  int64
-	}
-	err := s.db.WithContext(ctx).Raw(`
-		SELECT m.merchant_id, m.id AS member_id, m.openid AS open_id, m.points AS balance, COALESCE(SUM(e.delta), 0) AS ledger_sum
+	rows, err := s.db.WithContext(ctx).Raw(`
+		SELECT m.id, m.merchant_id, m.openid, CAST(m.points AS CHAR), e.id, e.delta, e.expires_at, e.created_at
 		FROM members m LEFT JOIN points_entries e ON e.member_id = m.id
-		GROUP BY m.merchant_id, m.id, m.openid, m.points
-		HAVING m.points <> COALESCE(SUM(e.delta), 0)
-		ORDER BY m.merchant_id, m.id`).Scan(&rows).Error
+		ORDER BY m.id, e.id`).Rows()
 	if err != nil {
 		return nil, translate(err, "check ledger balances")
 	}
-	out := make([]ritual.Imbalance, len(rows))
-	for i, r := range rows {
-		out[i] = ritual.Imbalance{MerchantID: r.MerchantID, MemberID: r.MemberID, OpenID: deref(r.OpenID), Balance: r.Balance, LedgerSum: r.LedgerSum}
+	defer rows.Close()
+	var (
+		out []ritual.Imbalance
+		cur *memberAudit
+	)
+	for rows.Next() {
+		var r auditRow
+		// A scan error leaves the columns before the bad one filled in:
+		// the member's id and the entry's come first.
+		err := rows.Scan(&r.memberID, &r.merchantID, &r.openID, &r.points, &r.entryID, &r.delta, &r.expiresAt, &r.createdAt)
+		if cur == nil || cur.MemberID != r.memberID {
+			out = cur.report(out)
+			cur = newMemberAudit(r)
+		}
+		cur.take(r, err)
 	}
-	return out, nil
+	out = cur.report(out)
+	return out, translate(rows.Err(), "check ledger balances")
+}
+
+// auditRow is one member's balance beside one of their ledger entries.
+type auditRow struct {
+	memberID   int64
+	merchantID string
+	openID     sql.NullString
+	points     string // as text: SQLite keeps whatever was written
+	entryID    sql.NullInt64
+	delta      sql.NullInt64
+	// The entry's times are read only to prove that they can be: a date
+	// past what the database reads back breaks every page of the ledger.
+	expiresAt sql.NullTime
+	createdAt sql.NullTime
+}
+
+// memberAudit sums one member's ledger while their rows stream by.
+type memberAudit struct {
+	ritual.Imbalance
+	sum, term big.Int
+}
+
+func newMemberAudit(r auditRow) *memberAudit {
+	a := &memberAudit{Imbalance: ritual.Imbalance{MerchantID: r.merchantID, MemberID: r.memberID, OpenID: r.openID.String}}
+	balance, err := strconv.ParseInt(r.points, 10, 64)
+	if err != nil {
+		a.unreadable(fmt.Sprintf("balance %q is not a whole number of points", r.points))
+	}
+	a.Balance = balance
+	return a
+}
+
+// take adds one ledger entry, or notes that it cannot be read.
+func (a *memberAudit) take(r auditRow, scanErr error) {
+	switch {
+	case scanErr != nil && r.entryID.Valid:
+		a.unreadable(fmt.Sprintf("ledger entry %d: %v", r.entryID.Int64, scanErr))
+	case scanErr != nil:
+		a.unreadable(scanErr.Error())
+	case r.delta.Valid:
+		a.sum.Add(&a.sum, a.term.SetInt64(r.delta.Int64))
+	}
+}
+
+// unreadable records the first of the member's rows that cannot be read.
+func (a *memberAudit) unreadable(why string) {
+	if a.Unreadable == "" {
+		a.Unreadable = why
+	}
+}
+
+// report appends the member to out if anything about them is wrong.
+func (a *memberAudit) report(out []ritual.Imbalance) []ritual.Imbalance {
+	if a == nil {
+		return out
+	}
+	a.LedgerSum = a.sum.String()
+	if a.Unreadable != "" || a.LedgerSum != strconv.FormatInt(a.Balance, 10) {
+		out = append(out, a.Imbalance)
+	}
+	return out
 }
 
 func toEntry(r pointsEntryRow) *ritual.PointsEntry {

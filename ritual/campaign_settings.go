@@ -23,7 +23,7 @@ func (d *Duration) UnmarshalText(b []byte) error {
 
 // Schedule is when a campaign job runs: a robfig/cron spec, usually with
 // the merchant's zone ("CRON_TZ=Asia/Shanghai 0 9 8 * *"), and how late a
-// slot missed while the service was down may still run.
+// slot missed while the service was down may still run (at most 7 days).
 type Schedule struct {
 	Spec    string   `json:"schedule"`
 	CatchUp Duration `json:"catch_up,omitempty"`
@@ -52,8 +52,8 @@ func (s Schedule) Validate(zone string) error {
 	if _, err := s.parse(zone); err != nil {
 		return FieldErrorf("schedule", "bad cron spec %q: %v", s.Spec, err)
 	}
-	if s.CatchUp < 0 {
-		return FieldErrorf("catch_up", "must not be negative")
+	if s.CatchUp < 0 || time.Duration(s.CatchUp) > maxCatchUp {
+		return FieldErrorf("catch_up", "must be between 0 and %s, got %s", maxCatchUp, time.Duration(s.CatchUp))
 	}
 	return nil
 }
@@ -82,14 +82,14 @@ type MemberDayJob struct {
 	Schedule
 	EveSchedule     string `json:"eve_schedule,omitempty"`
 	SummarySchedule string `json:"summary_schedule,omitempty"`
-	Multiplier      int    `json:"multiplier"`       // points multiplier on the day's orders; 1 = none
+	Multiplier      int    `json:"multiplier"`       // points multiplier on the day's orders; 1 = none; at most 10
 	Coupon          string `json:"coupon,omitempty"` // reward key given to every member on the day
 }
 
 // BirthdayJob gives members their birthday gift once a year, on the day.
 type BirthdayJob struct {
 	Schedule
-	Points int64  `json:"points"`
+	Points int64  `json:"points"` // 0 to 1,000,000
 	Coupon string `json:"coupon,omitempty"`
 }
 
@@ -97,15 +97,15 @@ type BirthdayJob struct {
 // once per lot, points expiring within NoticeDays.
 type PointsExpiryJob struct {
 	Schedule
-	NoticeDays int `json:"notice_days"`
+	NoticeDays int `json:"notice_days"` // 0 to 365
 }
 
 // LeaderboardJob rewards the top members of each group and of the whole
 // merchant for the week's points, once, and announces it in the groups.
 type LeaderboardJob struct {
 	Schedule
-	Top     int     `json:"top"`
-	Rewards []int64 `json:"rewards"` // points for rank 1, 2, ...
+	Top     int     `json:"top"`     // 1 to 50
+	Rewards []int64 `json:"rewards"` // points for rank 1, 2, ...; each 0 to 1,000,000
 }
 
 // Validate checks every configured job; errors name the job.
@@ -123,14 +123,13 @@ func (cs Campaigns) Validate(zone string, rewards []Reward) error {
 		jobs = append(jobs, named{"member_day", &j.Schedule, func() error { return j.validate(zone, rewards) }})
 	}
 	if j := cs.Birthday; j != nil {
-		jobs = append(jobs, named{"birthday", &j.Schedule, func() error { return couponKnown(j.Coupon, rewards) }})
+		jobs = append(jobs, named{"birthday", &j.Schedule, func() error {
+			return firstError(between("points", j.Points, 0, maxPointsPerAction), couponKnown(j.Coupon, rewards))
+		}})
 	}
 	if j := cs.PointsExpiry; j != nil {
 		jobs = append(jobs, named{"points_expiry", &j.Schedule, func() error {
-			if j.NoticeDays < 0 || j.NoticeDays > 365 {
-				return FieldErrorf("notice_days", "must be between 0 and 365")
-			}
-			return nil
+			return between("notice_days", j.NoticeDays, 0, 365)
 		}})
 	}
 	if j := cs.Leaderboard; j != nil {
@@ -158,22 +157,22 @@ func (j *MemberDayJob) validate(zone string, rewards []Reward) error {
 			return FieldErrorf(field, "bad cron spec %q: %v", spec, err)
 		}
 	}
-	if j.Multiplier < 1 || j.Multiplier > 10 {
-		return FieldErrorf("multiplier", "must be between 1 and 10, got %d", j.Multiplier)
+	if err := between("multiplier", j.Multiplier, 1, maxMultiplier); err != nil {
+		return err
 	}
 	return couponKnown(j.Coupon, rewards)
 }
 
 func (j *LeaderboardJob) validate() error {
-	switch {
-	case j.Top < 1 || j.Top > 50:
-		return FieldErrorf("top", "must be between 1 and 50")
-	case len(j.Rewards) != j.Top:
+	if err := between("top", j.Top, 1, 50); err != nil {
+		return err
+	}
+	if len(j.Rewards) != j.Top {
 		return FieldErrorf("rewards", "needs one reward per place: %d for top %d", len(j.Rewards), j.Top)
 	}
 	for i, p := range j.Rewards {
-		if p < 0 {
-			return FieldErrorf(fmt.Sprintf("rewards[%d]", i), "must not be negative")
+		if err := between(fmt.Sprintf("rewards[%d]", i), p, 0, maxPointsPerAction); err != nil {
+			return err
 		}
 	}
 	return nil

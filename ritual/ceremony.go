@@ -33,7 +33,7 @@ type CeremonyRule struct {
 
 // CeremonyReward is paid once per promotion into the level.
 type CeremonyReward struct {
-	Points int64  `json:"points"`
+	Points int64  `json:"points"`           // 0 to 1,000,000
 	Coupon string `json:"coupon,omitempty"` // reward key
 }
 
@@ -61,10 +61,8 @@ func (r CeremonyRule) Validate() error {
 		return FieldErrorf("deadline_days", "must be between 1 and 90, got %d", r.DeadlineDays)
 	case r.OnDeadline != DeadlineGrant && r.OnDeadline != DeadlineWait:
 		return FieldErrorf("on_deadline", "must be grant or wait, got %q", r.OnDeadline)
-	case r.Reward.Points < 0:
-		return FieldErrorf("reward.points", "must not be negative")
 	}
-	return nil
+	return between("reward.points", r.Reward.Points, 0, maxPointsPerAction)
 }
 
 // Ceremony states.

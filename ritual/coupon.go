@@ -95,11 +95,18 @@ var errCouponIssued = errors.New("ritual: coupon issued before")
 // the window a member is told ("2026-11-24 10:00 至 2026-12-24 10:00") is
 // exactly the one the till applies. It returns errCouponIssued if the
 // coupon of (source, ref, reward) exists.
+// validUntil is when a coupon of reward issued at from stops being valid.
+// Validate bounds valid_days; rewards stored before it did are held to the
+// bound here, so the date stays one both databases store.
+func validUntil(m *Merchant, reward Reward, from time.Time) time.Time {
+	return from.In(m.Location()).AddDate(0, 0, min(reward.ValidDays, maxDays)).UTC()
+}
+
 func (c *changer) issueCoupon(ctx context.Context, tx *work, m *Merchant, member *Member, reward Reward, source, ref string, now time.Time) (*Coupon, error) {
 	from := now.Truncate(time.Minute)
 	cp := &Coupon{
 		MerchantID: m.ID, MemberID: member.ID, RewardKey: reward.Key, Source: source, Reference: ref,
-		IssuedAt: now, ValidFrom: from, ValidUntil: from.In(m.Location()).AddDate(0, 0, reward.ValidDays).UTC(),
+		IssuedAt: now, ValidFrom: from, ValidUntil: validUntil(m, reward, from),
 	}
 	for attempt := 1; ; attempt++ {
 		cp.Code = newCouponCode()

@@ -56,28 +56,35 @@ func (g Groups) IsOperator(senderID string) bool {
 // SignIn is the daily sign-in: points once per local day, in a group or on
 // the official account, with bonuses for streaks.
 type SignIn struct {
-	Points int64 `json:"points"`
+	Points int64 `json:"points"` // 0 to 1,000,000
 	// Streaks pay a bonus on the day a streak reaches Days.
 	Streaks []StreakBonus `json:"streaks,omitempty"`
 	// MakeupCost is what signing in for yesterday (补签) costs in points; 0
-	// turns make-up sign-in off.
+	// turns make-up sign-in off; at most 1,000,000.
 	MakeupCost int64 `json:"makeup_cost"`
 }
 
 // StreakBonus is extra points on the day a sign-in streak reaches Days.
 type StreakBonus struct {
-	Days   int   `json:"days"`
-	Points int64 `json:"points"`
+	Days   int   `json:"days"`   // 2 to 36,500
+	Points int64 `json:"points"` // 1 to 1,000,000
 }
 
 // Validate checks the sign-in rule.
 func (s SignIn) Validate() error {
-	if s.Points < 0 || s.MakeupCost < 0 {
-		return FieldErrorf("points", "points and makeup_cost must not be negative")
+	if err := firstError(
+		between("points", s.Points, 0, maxPointsPerAction),
+		between("makeup_cost", s.MakeupCost, 0, maxPointsPerAction),
+	); err != nil {
+		return err
 	}
 	for i, b := range s.Streaks {
-		if b.Days < 2 || b.Points <= 0 {
-			return FieldErrorf(fmt.Sprintf("streaks[%d]", i), "a streak bonus needs days ≥ 2 and positive points")
+		path := fmt.Sprintf("streaks[%d]", i)
+		if err := firstError(
+			between(path+".days", b.Days, 2, maxDays),
+			between(path+".points", b.Points, 1, maxPointsPerAction),
+		); err != nil {
+			return err
 		}
 	}
 	return nil

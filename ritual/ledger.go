@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"time"
 )
@@ -62,7 +63,9 @@ func (ch *memberChange) earn(ctx context.Context, amount int64, source, ref, rea
 	if amount <= 0 {
 		return nil, nil
 	}
-	expires := ch.now.AddDate(0, 0, ch.m.Membership.PointsExpireDays)
+	// Validate bounds the days; settings stored before it did are held to
+	// the bound here, so the date stays one both databases store.
+	expires := ch.now.AddDate(0, 0, min(ch.m.Membership.PointsExpireDays, maxDays))
 	e, err := ch.append(ctx, amount, 0, source, ref, reason, &expires)
 	if err != nil {
 		return nil, err
@@ -149,8 +152,16 @@ func (ch *memberChange) consume(ctx context.Context, amount int64, prefer string
 	return nil
 }
 
-// append writes one ledger entry and moves the balance with it.
+// append writes one ledger entry and moves the balance with it. A booking
+// that would take the balance past MaxBalance (or past int64 either way)
+// is EINVALID and writes nothing; the caller's transaction rolls back, so
+// nothing of the change is kept.
 func (ch *memberChange) append(ctx context.Context, delta, shortfall int64, source, ref, reason string, expires *time.Time) (*PointsEntry, error) {
+	if b := ch.member.Points; (delta > 0 && b > MaxBalance-delta) || (delta < 0 && b < math.MinInt64-delta) {
+		return nil, &Error{Code: EINVALID, Field: "points", Message: fmt.Sprintf(
+			"member %d holds %d points; %+d more (%s) would take the balance past the most a member can hold, %d",
+			ch.member.ID, b, delta, source, MaxBalance)}
+	}
 	e := &PointsEntry{
 		MerchantID: ch.m.ID, MemberID: ch.member.ID, Delta: delta, BalanceAfter: ch.member.Points + delta,
 		Shortfall: shortfall, Reason: reason, Source: source, Reference: ref, ExpiresAt: expires, CreatedAt: ch.now,

@@ -128,7 +128,7 @@ func campaignMessages(m *Merchant, members []*Member, campaign, purpose, reason 
 // campaignCoupons builds one coupon per member.
 func campaignCoupons(m *Merchant, members []*Member, reward Reward, campaign string, now time.Time) []*Coupon {
 	from := now.Truncate(time.Minute)
-	until := from.In(m.Location()).AddDate(0, 0, reward.ValidDays).UTC()
+	until := validUntil(m, reward, from)
 	cs := make([]*Coupon, 0, len(members))
 	for _, member := range members {
 		cs = append(cs, &Coupon{

@@ -6,9 +6,11 @@ import "fmt"
 // levels are reached.
 type Membership struct {
 	// PeriodDays is the statistical period over which spending and orders
-	// count towards a level.
-	PeriodDays       int     `json:"period_days"`
-	PointsPerYuan    int     `json:"points_per_yuan"`
+	// count towards a level: 1 to 3,660 days.
+	PeriodDays int `json:"period_days"`
+	// PointsPerYuan is what an order earns per yuan paid: 0 to 1,000.
+	PointsPerYuan int `json:"points_per_yuan"`
+	// PointsExpireDays is how long earned points last: 1 to 36,500 days.
 	PointsExpireDays int     `json:"points_expire_days"`
 	Levels           []Level `json:"levels"`
 }
@@ -16,12 +18,14 @@ type Membership struct {
 // Level is one rung of the ladder, lowest first. A member reaches it when
 // both thresholds are met within the period.
 type Level struct {
-	Key          string `json:"key"`
-	Name         string `json:"name"`
-	Nickname     string `json:"nickname"`
-	MinAmountFen int64  `json:"min_amount_fen"`
-	MinOrders    int    `json:"min_orders"`
-	Right        Right  `json:"right"`
+	Key      string `json:"key"`
+	Name     string `json:"name"`
+	Nickname string `json:"nickname"`
+	// MinAmountFen (at most 10^12 fen) and MinOrders (at most 1,000,000)
+	// are the thresholds; the lowest level has none.
+	MinAmountFen int64 `json:"min_amount_fen"`
+	MinOrders    int   `json:"min_orders"`
+	Right        Right `json:"right"`
 	// Ceremony, when set, is what a member performs to enter the level:
 	// they are never upgraded silently.
 	Ceremony *CeremonyRule `json:"ceremony,omitempty"`
@@ -45,14 +49,14 @@ type Right struct {
 
 // Validate checks the programme; field names are relative to "membership".
 func (ms Membership) Validate() error {
-	switch {
-	case ms.PeriodDays < 1 || ms.PeriodDays > 3660:
-		return FieldErrorf("period_days", "must be between 1 and 3660, got %d", ms.PeriodDays)
-	case ms.PointsPerYuan < 0 || ms.PointsPerYuan > 1000:
-		return FieldErrorf("points_per_yuan", "must be between 0 and 1000, got %d", ms.PointsPerYuan)
-	case ms.PointsExpireDays < 1:
-		return FieldErrorf("points_expire_days", "must be at least 1, got %d", ms.PointsExpireDays)
-	case len(ms.Levels) == 0:
+	if err := firstError(
+		between("period_days", ms.PeriodDays, 1, maxPeriodDays),
+		between("points_per_yuan", ms.PointsPerYuan, 0, maxPointsPerYuan),
+		between("points_expire_days", ms.PointsExpireDays, 1, maxDays),
+	); err != nil {
+		return err
+	}
+	if len(ms.Levels) == 0 {
 		return FieldErrorf("levels", "at least one level is required")
 	}
 	seen := map[string]bool{}
@@ -105,8 +109,12 @@ func (lv Level) validateThresholds(i int, all []Level) error {
 	switch {
 	case lv.MinAmountFen <= 0:
 		return FieldErrorf("min_amount_fen", "is required and must be positive")
+	case lv.MinAmountFen > maxThresholdFen:
+		return FieldErrorf("min_amount_fen", "must be at most %d fen, got %d", maxThresholdFen, lv.MinAmountFen)
 	case lv.MinOrders <= 0:
 		return FieldErrorf("min_orders", "is required and must be positive")
+	case lv.MinOrders > maxCount:
+		return FieldErrorf("min_orders", "must be at most %d, got %d", maxCount, lv.MinOrders)
 	case lv.MinAmountFen < below.MinAmountFen:
 		return FieldErrorf("min_amount_fen", "%d is lower than the level below (%s: %d)", lv.MinAmountFen, below.Key, below.MinAmountFen)
 	case lv.MinOrders < below.MinOrders:

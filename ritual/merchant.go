@@ -28,7 +28,7 @@ type Merchant struct {
 	Campaigns       Campaigns       `json:"campaigns"`
 	// TemplateQuota is the account's daily template-message quota (WeChat's
 	// default is 100,000). Campaigns use at most 90% of it, so messages
-	// about members' own changes always get through.
+	// about members' own changes always get through. At most 100,000,000.
 	TemplateQuota int                    `json:"template_quota"`
 	Templates     map[string]TemplateRef `json:"templates"`
 
@@ -177,8 +177,8 @@ func (m *Merchant) Validate() error {
 	if err := m.Campaigns.Validate(m.Timezone, m.Rewards); err != nil {
 		return Prefix("campaigns", err)
 	}
-	if m.TemplateQuota < 0 {
-		return FieldErrorf("template_quota", "must not be negative (0: WeChat's default, 100000)")
+	if m.TemplateQuota < 0 || m.TemplateQuota > maxTemplateQuota {
+		return FieldErrorf("template_quota", "must be between 0 (WeChat's default, 100000) and %d, got %d", maxTemplateQuota, m.TemplateQuota)
 	}
 	return validateTemplates(m.Templates)
 }

@@ -83,10 +83,6 @@ func NormalizePhone(s string) string {
 	return s
 }
 
-// maxOrderFen bounds one order (10 million yuan): anything bigger is a
-// unit mistake (yuan sent as fen times 100), not a sale.
-const maxOrderFen = 1_000_000_000
-
 // Validate checks the input and normalises the phone; now bounds paid_at.
 func (in *OrderInput) Validate(now time.Time) error {
 	switch {
@@ -263,6 +259,10 @@ func (c *Shop) recordOrder(ctx context.Context, tx *work, m *Merchant, in OrderI
 func (c *Shop) bookOrder(ctx context.Context, tx *work, ch *memberChange, order *Order) error {
 	m := ch.m
 	reason := fmt.Sprintf("消费¥%s得积分（订单%s）", templates.Yuan(order.AmountFen), shortRef(order.OrderNo))
+	// At most 10^7 yuan × 1,000 points × 10 = 10^11 points: amount_fen,
+	// points_per_yuan and the multiplier are bounded (bounds.go), so the
+	// product cannot overflow; the balance it lands on is checked by the
+	// ledger.
 	if isMemberDay(m, order.PaidAt) && m.Campaigns.MemberDay.Multiplier > 1 {
 		order.PointsEarned *= int64(m.Campaigns.MemberDay.Multiplier)
 		reason = fmt.Sprintf("会员日%d倍积分（订单%s）", m.Campaigns.MemberDay.Multiplier, shortRef(order.OrderNo))

@@ -66,7 +66,7 @@ func checkBalanced(t *testing.T, db *models.DB, m *ritual.Merchant) {
 	}
 	for _, b := range bad {
 		if b.MerchantID == m.ID {
-			t.Fatalf("member %d: balance %d, ledger sums to %d", b.MemberID, b.Balance, b.LedgerSum)
+			t.Fatalf("member %d: balance %d, ledger sums to %s %s", b.MemberID, b.Balance, b.LedgerSum, b.Unreadable)
 		}
 	}
 }

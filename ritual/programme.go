@@ -23,27 +23,27 @@ type Activation struct {
 
 // Gift is the new-member gift pack, granted once on activation.
 type Gift struct {
-	Points  int64    `json:"points"`
+	Points  int64    `json:"points"`            // 0 to 1,000,000
 	Coupons []string `json:"coupons,omitempty"` // reward keys
 }
 
 // Reward is a coupon members can redeem with points (or get as a gift).
 type Reward struct {
 	Key            string `json:"key"`
-	Name           string `json:"name"`    // what members type after 兑换
-	Product        string `json:"product"` // what it buys, stated plainly
-	ValueFen       int64  `json:"value_fen"`
-	PointsPrice    int64  `json:"points_price"` // 0: gift only, not for redemption
-	Stock          int64  `json:"stock"`        // initial stock
-	PerMemberLimit int    `json:"per_member_limit"`
-	ValidDays      int    `json:"valid_days"` // how long it can be used after it is issued
+	Name           string `json:"name"`             // what members type after 兑换
+	Product        string `json:"product"`          // what it buys, stated plainly
+	ValueFen       int64  `json:"value_fen"`        // 1 to 10^9 fen, like an order
+	PointsPrice    int64  `json:"points_price"`     // 0: gift only, not for redemption; at most 10^9
+	Stock          int64  `json:"stock"`            // initial stock, at most 10^9
+	PerMemberLimit int    `json:"per_member_limit"` // 0: no limit; at most 1,000,000
+	ValidDays      int    `json:"valid_days"`       // how long it can be used after it is issued: 1 to 36,500 days
 }
 
 // Referral is the fission rule: what a referrer earns when someone they
 // brought places a first paid order.
 type Referral struct {
-	Points     int64 `json:"points"`
-	MonthlyCap int   `json:"monthly_cap"` // rewarded referrals per referrer per month; 0: no cap
+	Points     int64 `json:"points"`      // 0 to 1,000,000
+	MonthlyCap int   `json:"monthly_cap"` // rewarded referrals per referrer per month; 0: no cap; at most 1,000,000
 }
 
 var rewardKeyPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
@@ -59,8 +59,8 @@ func (a Activation) Validate(rewards []Reward) error {
 	default:
 		return FieldErrorf("method", "must be phone_last4, birthday or member_card, got %q", a.Method)
 	}
-	if a.Gift.Points < 0 {
-		return FieldErrorf("gift.points", "must not be negative")
+	if err := between("gift.points", a.Gift.Points, 0, maxPointsPerAction); err != nil {
+		return err
 	}
 	for i, key := range a.Gift.Coupons {
 		if _, ok := findReward(rewards, key); !ok {
@@ -72,13 +72,10 @@ func (a Activation) Validate(rewards []Reward) error {
 
 // Validate checks the referral rule.
 func (r Referral) Validate() error {
-	switch {
-	case r.Points < 0:
-		return FieldErrorf("points", "must not be negative")
-	case r.MonthlyCap < 0:
-		return FieldErrorf("monthly_cap", "must not be negative")
-	}
-	return nil
+	return firstError(
+		between("points", r.Points, 0, maxPointsPerAction),
+		between("monthly_cap", r.MonthlyCap, 0, maxCount),
+	)
 }
 
 func validateRewards(rewards []Reward) error {
@@ -105,18 +102,14 @@ func (r Reward) Validate() error {
 		return FieldErrorf("name", "is required, at most 16 characters")
 	case r.Product == "":
 		return FieldErrorf("product", "is required: say what the coupon buys")
-	case r.ValueFen <= 0:
-		return FieldErrorf("value_fen", "must be positive")
-	case r.PointsPrice < 0:
-		return FieldErrorf("points_price", "must not be negative")
-	case r.Stock < 0:
-		return FieldErrorf("stock", "must not be negative")
-	case r.PerMemberLimit < 0:
-		return FieldErrorf("per_member_limit", "must not be negative (0: no limit)")
-	case r.ValidDays < 1:
-		return FieldErrorf("valid_days", "must be at least 1")
 	}
-	return nil
+	return firstError(
+		between("value_fen", r.ValueFen, 1, maxOrderFen),
+		between("points_price", r.PointsPrice, 0, maxPointsPrice),
+		between("stock", r.Stock, 0, maxStock),
+		between("per_member_limit", r.PerMemberLimit, 0, maxCount),
+		between("valid_days", r.ValidDays, 1, maxDays),
+	)
 }
 
 func findReward(rewards []Reward, keyOrName string) (Reward, bool) {

@@ -57,8 +57,10 @@ func (c *Shop) recordRefund(ctx context.Context, tx *work, m *Merchant, in Refun
 	}
 	now := c.clock()
 	// Take back in proportion to everything refunded so far, so a series of
-	// partial refunds reverses exactly what a full one would.
-	due := order.PointsEarned*(order.RefundedFen+in.AmountFen)/order.AmountFen - order.PointsReversed
+	// partial refunds reverses exactly what a full one would. Points earned
+	// times fen refunded can pass int64 (10^11 × 10^9): mulDiv takes it in
+	// 128 bits.
+	due := mulDiv(order.PointsEarned, order.RefundedFen+in.AmountFen, order.AmountFen) - order.PointsReversed
 	refund := &Refund{MerchantID: m.ID, RefundNo: in.RefundNo, OrderID: order.ID, AmountFen: in.AmountFen, RequestHash: in.hash(), CreatedAt: now}
 	ch, err := c.change(ctx, tx, m, member, "refund:"+in.RefundNo, func(ch *memberChange) error {
 		if due > 0 {

@@ -155,7 +155,8 @@ type Ledger interface {
 	// newest first.
 	Entries(ctx context.Context, memberID, before int64, limit int) ([]*PointsEntry, error)
 	// Imbalances returns every member whose balance differs from the sum
-	// of their ledger.
+	// of their ledger, or whose balance or ledger rows cannot be read. A
+	// bad row is reported against its member, never an error of the whole.
 	Imbalances(ctx context.Context) ([]Imbalance, error)
 	// ByReference returns the entry booked under (source, reference), or
 	// ENOTFOUND.
@@ -188,13 +189,19 @@ type BoardRow struct {
 	Points   int64
 }
 
-// Imbalance is a member whose balance and ledger disagree.
+// Imbalance is a member whose points cannot be trusted: the balance and
+// the ledger disagree, or a row of theirs cannot be read.
 type Imbalance struct {
 	MerchantID string
 	MemberID   int64
 	OpenID     string
 	Balance    int64
-	LedgerSum  int64
+	// LedgerSum is the exact sum of the member's ledger, in decimal: the
+	// entries of a corrupt ledger can add up past int64.
+	LedgerSum string
+	// Unreadable says which of the member's rows could not be read, and
+	// why; empty when only the sums disagree.
+	Unreadable string
 }
 
 // LevelHistory keeps every level change.

@@ -8,10 +8,14 @@ import (
 	"strings"
 
 	"github.com/wxclub/wxclub/models"
+	"github.com/wxclub/wxclub/ritual"
 )
 
 // runCheck verifies for every member that the points ledger sums to the
-// balance. It names every member that does not and exits non-zero.
+// balance and that their rows can be read, and that every merchant's stored
+// settings still pass validation (bounds added since may refuse settings
+// stored before). It names every member and merchant that fails, never
+// stops at the first bad row, and exits non-zero if any did.
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseConfigOnly("check", args, stderr)
 	if err != nil {
@@ -28,6 +32,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer db.Close()
+	problems := checkSettings(ctx, db, stdout)
 	bad, err := db.Ledger().Imbalances(ctx)
 	if err != nil {
 		return err
@@ -37,11 +42,33 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if who == "" {
 			who = "(no openid)"
 		}
-		fmt.Fprintf(stdout, "MISMATCH merchant=%s member=%d openid=%s balance=%d ledger_sum=%d\n", b.MerchantID, b.MemberID, who, b.Balance, b.LedgerSum)
+		if b.Unreadable != "" {
+			fmt.Fprintf(stdout, "UNREADABLE merchant=%s member=%d openid=%s: %s\n", b.MerchantID, b.MemberID, who, b.Unreadable)
+			continue
+		}
+		fmt.Fprintf(stdout, "MISMATCH merchant=%s member=%d openid=%s balance=%d ledger_sum=%s\n", b.MerchantID, b.MemberID, who, b.Balance, b.LedgerSum)
 	}
-	if len(bad) > 0 {
-		return fmt.Errorf("check: %d member(s) whose balance differs from their ledger", len(bad))
+	if len(bad) > 0 || problems > 0 {
+		return fmt.Errorf("check: %d member(s) whose balance differs from their ledger or cannot be read, %d merchant settings problem(s)", len(bad), problems)
 	}
-	fmt.Fprintln(stdout, "ledger ok: every balance equals the sum of its ledger")
+	fmt.Fprintln(stdout, "ledger ok: every balance equals the sum of its ledger; settings ok")
 	return nil
+}
+
+// checkSettings prints every merchant whose stored settings fail
+// validation and returns how many problems it found.
+func checkSettings(ctx context.Context, db *models.DB, stdout io.Writer) int {
+	merchants, err := db.Merchants().List(ctx)
+	if err != nil {
+		fmt.Fprintf(stdout, "SETTINGS cannot be read: %v\n", err)
+		return 1
+	}
+	problems := 0
+	for _, m := range merchants {
+		if err := m.Validate(); err != nil {
+			fmt.Fprintf(stdout, "SETTINGS merchant=%s %s: %s\n", m.ID, ritual.ErrorField(err), ritual.ErrorMessage(err))
+			problems++
+		}
+	}
+	return problems
 }

@@ -99,6 +99,10 @@ func TestBadConfigNamesTheKey(t *testing.T) {
 		{"template purpose", "level_changed:  { id: TPL_LEVEL }", "levle_changed: { id: TPL_LEVEL }", "merchants[0].templates.levle_changed"},
 		{"api key", "api_key: demo-key-change-me", "api_key: x", "merchants[0].api_key"},
 		{"template field over 20 characters", "points_changed: { id: TPL_POINTS }", `points_changed: { id: TPL_POINTS, fields: { thing1: "感谢您在本店消费，本次获得积分如下所示请查收" } }`, "merchants[0].templates.points_changed.fields.thing1"},
+		{"sign-in points at the int64 limit", "signin: { points: 10,", "signin: { points: 9223372036854775807,", "merchants[0].signin.points"},
+		{"points that never expire in a date a database holds", "points_expire_days: 365", "points_expire_days: 1000000000000", "merchants[0].membership.points_expire_days"},
+		{"coupon valid for ever", "per_member_limit: 3, valid_days: 30", "per_member_limit: 3, valid_days: 10000000", "merchants[0].rewards[1].valid_days"},
+		{"catch-up of a year", "birthday: { schedule: \"0 9 * * *\", points: 88, catch_up: 12h }", "birthday: { schedule: \"0 9 * * *\", points: 88, catch_up: 8760h }", "merchants[0].campaigns.birthday.catch_up"},
 		{"template field that does not parse", "points_changed: { id: TPL_POINTS }", `points_changed: { id: TPL_POINTS, fields: { thing1: "{{.Reason" } }`, "merchants[0].templates.points_changed.fields.thing1"},
 	}
 	for _, c := range cases {
