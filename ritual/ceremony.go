@@ -231,7 +231,7 @@ func (c *changer) announceInGroups(ctx context.Context, tx *work, m *Merchant, m
 	now := c.clock()
 	for _, g := range groups {
 		_, err := tx.Outbox().Enqueue(ctx, &OutboxMessage{
-			MerchantID: m.ID, MemberID: member.ID, Purpose: PurposeGroupPost, Reference: ref + ":" + g,
+			MerchantID: m.ID, MemberID: member.ID, Purpose: PurposeGroupPost, Reference: ref + ":" + keyPart(g),
 			Notice: Notice{Reason: text, Group: g, At: now}, Status: OutboxPending, NextAttemptAt: now, CreatedAt: now,
 		})
 		if err != nil {

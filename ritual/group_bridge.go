@@ -127,3 +127,16 @@ func decodeGroupReplies(stored string) ([]Reply, error) {
 	}
 	return out, nil
 }
+
+// keyPart is id as part of a stored key (a ledger or outbox reference, a
+// rate-limit key): an id short enough to read is kept as it is, so keys
+// made before stay the same; a longer one, which together with the rest of
+// the key could overflow its column, is replaced by a digest of it.
+func keyPart(id string) string {
+	const readable = 48
+	if len(id) <= readable {
+		return id
+	}
+	sum := sha256.Sum256([]byte(id))
+	return "h" + hex.EncodeToString(sum[:16])
+}

@@ -60,7 +60,7 @@ func (c *GroupChat) linkInGroup(ctx context.Context, tx *work, t *groupTurn, cod
 	} else if ErrorCode(err) != ENOTFOUND {
 		return Reply{}, err
 	}
-	if n, err := tx.Limits().Hit(ctx, "grouplink:"+t.m.ID+":"+t.msg.Sender.ID, time.Hour, t.now); err != nil {
+	if n, err := tx.Limits().Hit(ctx, "grouplink:"+t.m.ID+":"+keyPart(t.msg.Sender.ID), time.Hour, t.now); err != nil {
 		return Reply{}, err
 	} else if n > linkTriesPerHour {
 		return c.render(t.m, "group.link_slow_down", t.who(nil))

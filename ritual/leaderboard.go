@@ -10,7 +10,8 @@ import (
 )
 
 // SourceLeaderboard books a weekly leaderboard reward; reference
-// "<week>:<group id or all>:<member id>", so each place is paid once.
+// "<week>:<group id (keyPart) or all>:<member id>", so each place is paid
+// once.
 const SourceLeaderboard = "leaderboard"
 
 // leaderboard rewards the week's top members of each group and of the
@@ -37,7 +38,7 @@ func (c *Calendar) leaderboard(ctx context.Context, m *Merchant, slot time.Time)
 		if err != nil {
 			return "", err
 		}
-		n, err := c.payPlaces(ctx, m, rows, week+":"+g.GroupID, "本群")
+		n, err := c.payPlaces(ctx, m, rows, week+":"+keyPart(g.GroupID), "本群")
 		if err != nil {
 			return "", err
 		}
@@ -101,7 +102,7 @@ func (c *Calendar) postBoard(ctx context.Context, m *Merchant, groupID, week str
 	b.WriteString("\n同分按入会先后排序。")
 	now := c.clock()
 	_, err := c.store.Outbox().Enqueue(ctx, &OutboxMessage{
-		MerchantID: m.ID, MemberID: rows[0].MemberID, Purpose: PurposeGroupPost, Reference: fmt.Sprintf("board:%s:%s", week, groupID),
+		MerchantID: m.ID, MemberID: rows[0].MemberID, Purpose: PurposeGroupPost, Reference: fmt.Sprintf("board:%s:%s", week, keyPart(groupID)),
 		Notice: Notice{Reason: b.String(), Group: groupID, At: now}, Status: OutboxPending, NextAttemptAt: now, CreatedAt: now,
 	})
 	return err

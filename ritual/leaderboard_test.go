@@ -172,3 +172,33 @@ func TestCeremonyIsAnnouncedInTheMembersGroups(t *testing.T) {
 		t.Fatalf("no announcement for group %s in %+v", e.group, msgs)
 	})
 }
+
+// TestLongestGroupAndSenderIDsWork: a bridge may send group and sender ids
+// of the longest length it accepts (128 characters); the keys built from
+// them (the 绑定 limit, the week's board rewards and post) still fit their
+// columns, on both databases.
+func TestLongestGroupAndSenderIDsWork(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		e := newGroupEnv(t, db, clock, func(m *ritual.Merchant) {
+			m.Groups.CallbackURL = "http://bridge.example/callback"
+			m.Campaigns.Leaderboard = &ritual.LeaderboardJob{Schedule: ritual.Schedule{Spec: "0 21 * * 0"}, Top: 1, Rewards: []int64{300}}
+		})
+		e.group = strings.Repeat("g", 120) + ritualtest.RandomID("")[:8]
+		sender := strings.Repeat("s", 128)
+		anna := e.linked(sender)
+		mustOrder(t, e.club, e.m, ritual.OrderInput{OrderNo: ritualtest.RandomID("LL"), OpenID: anna, AmountFen: 5000})
+		job := campaignJob(t, e.club, e.m, "leaderboard")
+		if !run(t, e.club, job, time.Date(2026, 11, 29, 21, 0, 0, 0, shanghai), "r1") {
+			t.Fatal("the leaderboard did not run")
+		}
+		var got int64
+		for _, en := range e.entries(anna, ritual.SourceLeaderboard) {
+			got += en.Delta
+		}
+		if got != 600 {
+			t.Fatalf("leaderboard points = %d, want 600 (first in the group and store-wide)", got)
+		}
+		checkBalanced(t, db, e.m)
+	})
+}
