@@ -77,19 +77,19 @@ func TestJSONBodyMustBeUnicode(t *testing.T) {
 
 		// A settings section: 400, and the settings stay at their version.
 		_, etag := e.membershipValue(e.apiKey)
-		r := e.sendBody("PUT", "/api/v1/settings/profile", "application/json", []byte(`{"name":"Caf\xe9","timezone":"Asia/Shanghai"}`))
+		r := e.sendBody("PUT", "/api/v1/settings/profile", "application/json", []byte("{\"name\":\"Caf\xe9\",\"timezone\":\"Asia/Shanghai\"}"))
 		if r.status != http.StatusBadRequest || errorCode(decode(t, r)) != ritual.EBADREQUEST {
-			t.Fatalf("profile not UTF-8: %d %s, want 400", r.status, r.body)
+			t.Errorf("profile not UTF-8: %d %s, want 400", r.status, r.body)
 		}
 		if _, now := e.membershipValue(e.apiKey); now != etag {
-			t.Fatalf("settings moved from %s to %s after a refused change", etag, now)
+			t.Errorf("settings moved from %s to %s after a refused change", etag, now)
 		}
 
 		// The group bridge, correctly signed: 400 and no group made.
 		group := ritualtest.RandomID("g")
-		r = e.bridge([]byte(`{"msg_id":"` + nextBridgeMsgID() + `","group_id":"` + group + `","group_name":"\xff","sender":{"id":"s1"},"text":"签到"}`))
+		r = e.bridge([]byte(`{"msg_id":"` + nextBridgeMsgID() + `","group_id":"` + group + `","group_name":"` + "\xff" + `","sender":{"id":"s1"},"text":"签到"}`))
 		if r.status != http.StatusBadRequest || errorCode(decode(t, r)) != ritual.EBADREQUEST {
-			t.Fatalf("bridge message not UTF-8: %d %s, want 400", r.status, r.body)
+			t.Errorf("bridge message not UTF-8: %d %s, want 400", r.status, r.body)
 		}
 		if e.groupExists(group) {
 			t.Fatalf("group %s was stored from a refused message", group)
@@ -131,10 +131,10 @@ func TestJSONBodyMustSayJSON(t *testing.T) {
 		form := url.Values{"name": {"x"}}.Encode()
 		r := e.sendBody("PUT", "/api/v1/settings/profile", "application/x-www-form-urlencoded", []byte(form))
 		if r.status != http.StatusUnsupportedMediaType || errorCode(decode(t, r)) != ritual.EMEDIATYPE {
-			t.Fatalf("settings as a form: %d %s, want 415", r.status, r.body)
+			t.Errorf("settings as a form: %d %s, want 415", r.status, r.body)
 		}
 		if _, now := e.membershipValue(e.apiKey); now != etag {
-			t.Fatalf("settings moved from %s to %s after a refused change", etag, now)
+			t.Errorf("settings moved from %s to %s after a refused change", etag, now)
 		}
 
 		// The bridge, correctly signed but sent as text/plain.
@@ -142,7 +142,7 @@ func TestJSONBodyMustSayJSON(t *testing.T) {
 		req := e.bridgeRequest(e.merchant.ID, e.merchant.Groups.Secret, clock.Now().Unix(), bridgeBody(nextBridgeMsgID(), group, "s1", "签到"))
 		req.Header.Set("Content-Type", "text/plain")
 		if r := e.do(req); r.status != http.StatusUnsupportedMediaType || errorCode(decode(t, r)) != ritual.EMEDIATYPE {
-			t.Fatalf("bridge as text/plain: %d %s, want 415", r.status, r.body)
+			t.Errorf("bridge as text/plain: %d %s, want 415", r.status, r.body)
 		}
 		if e.groupExists(group) {
 			t.Fatalf("group %s was stored from a text/plain message", group)

@@ -376,7 +376,7 @@ func TestOpenAPIMatchesResponses(t *testing.T) {
 			map[string]string{"If-Match": hdr.Get("ETag")}, 200)
 		call("PUT", "/api/v1/settings/membership", `{"period_days":"soon"}`, nil, 422)
 		call("PUT", "/api/v1/settings/referral", `{"points":`, nil, 400)
-		call("PUT", "/api/v1/settings/referral", "{\"points\":\"\xff\"}", nil, 400)
+		call("PUT", "/api/v1/settings/profile", "{\"name\":\"Caf\xe9\",\"timezone\":\"Asia/Shanghai\"}", nil, 400)
 		call("PUT", "/api/v1/settings/referral", `{"points":5}`, map[string]string{"Content-Type": "text/plain"}, 415)
 		call("PUT", "/api/v1/settings/profile", `{"name":"茶舍","timezone":"Asia/Shanghai"}`, map[string]string{"If-Match": "v1"}, 422)
 		call("GET", "/api/v1/settings/nope", "", nil, 404)
