@@ -126,7 +126,9 @@ func decodeJSON(c *gin.Context, v any) error {
 	var syntaxErr *json.SyntaxError
 	switch {
 	case err == nil:
-		if dec.More() {
+		// Decode stops after the first value; anything but space after it
+		// (another value, a stray "}") makes the body something else.
+		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 			return ritual.Errorf(ritual.EBADREQUEST, "the body holds more than one JSON value")
 		}
 		return nil

@@ -149,3 +149,37 @@ func TestJSONBodyMustSayJSON(t *testing.T) {
 		}
 	})
 }
+
+// TestJSONBodyIsOneValue: a decoder stops after the first JSON value, so
+// "00" read as 0 and a stray "}" after an order went unnoticed (found by
+// FuzzSettingsSection). A body is one JSON value or it is 400, and nothing
+// is stored.
+func TestJSONBodyIsOneValue(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		e := newEnv(t, db, clock, ritual.ModePlaintext, 5*time.Minute)
+		for _, trailer := range []string{"}", "]", " 1", ` {"amount_fen":1}`} {
+			orderNo := ritualtest.RandomID("V")
+			body := `{"order_no":"` + orderNo + `","phone":"13812345678","amount_fen":100}` + trailer
+			r := e.sendBody("POST", "/api/v1/orders", "application/json", []byte(body))
+			if r.status != http.StatusBadRequest || errorCode(decode(t, r)) != ritual.EBADREQUEST {
+				t.Errorf("order followed by %q: %d %s, want 400", trailer, r.status, r.body)
+			}
+			if e.orderStored(orderNo) {
+				t.Errorf("order %s followed by %q was stored", orderNo, trailer)
+			}
+		}
+		for _, tc := range []struct{ section, body string }{
+			{"template_quota", "00"}, {"referral", `{"points":5,"monthly_cap":1}}`}, {"signin", `{"points":1} {"points":2}`},
+		} {
+			_, etag := e.membershipValue(e.apiKey)
+			r := e.sendBody("PUT", "/api/v1/settings/"+tc.section, "application/json", []byte(tc.body))
+			if r.status != http.StatusBadRequest || errorCode(decode(t, r)) != ritual.EBADREQUEST {
+				t.Errorf("%s %q: %d %s, want 400", tc.section, tc.body, r.status, r.body)
+			}
+			if _, now := e.membershipValue(e.apiKey); now != etag {
+				t.Errorf("%s %q moved the settings from %s to %s", tc.section, tc.body, etag, now)
+			}
+		}
+	})
+}

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/silenceper/wechat/v2/util"
 
@@ -286,6 +287,9 @@ func FuzzGroupMessage(f *testing.F) {
 			t.Fatalf("rejected with %d %s, but rows changed: %v → %v", rec.Code, rec.Body.String(), before, fe.merchantRows(t, m.ID))
 		}
 		if rec.Code == http.StatusOK {
+			if !json.Valid(body) || !utf8.Valid(body) {
+				t.Fatalf("accepted %q, which is not one JSON value in UTF-8", body)
+			}
 			var answer struct {
 				Replies []struct{ Text string } `json:"replies"`
 			}
@@ -298,7 +302,8 @@ func FuzzGroupMessage(f *testing.F) {
 
 // FuzzSettingsSection: a settings section whose JSON the fuzzer makes up,
 // put through the API. No answer is 5xx; a refused one changes nothing;
-// an accepted one reads back, and that reading put back is no change.
+// an accepted one was one JSON value in UTF-8, reads back, and that
+// reading put back is no change.
 func FuzzSettingsSection(f *testing.F) {
 	fe := newFuzzEnv(f)
 	sections := ritual.SettingsSections()
@@ -323,6 +328,9 @@ func FuzzSettingsSection(f *testing.F) {
 				t.Fatalf("PUT %s refused with %d %s, but the settings changed:\n%s\n%s", name, rec.Code, rec.Body.String(), before.Body.String(), after.Body.String())
 			}
 			return
+		}
+		if !json.Valid(body) || !utf8.Valid(body) {
+			t.Fatalf("PUT %s accepted %q, which is not one JSON value in UTF-8", name, body)
 		}
 		read := call("GET", "/api/v1/settings/"+name, key, nil)
 		noServerError(t, "GET "+name, read, body)
