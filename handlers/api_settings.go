@@ -61,7 +61,7 @@ func (h *settingsAPI) getSettingsSection(c *gin.Context) {
 // section's new value as the body. If-Match (the version, as the ETag
 // gave it) makes a lost update a 409.
 func (h *settingsAPI) putSettingsSection(c *gin.Context) {
-	body, err := readLimited(c.Request, maxAPIBody)
+	body, err := readJSON(c.Request, maxAPIBody)
 	if err != nil {
 		writeError(c, err)
 		return

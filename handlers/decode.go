@@ -4,10 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -17,11 +20,102 @@ import (
 // maxAPIBody bounds a merchant-API request body.
 const maxAPIBody = 1 << 20
 
-// decodeJSON reads the body into v. Malformed JSON is EBADREQUEST; a field
-// of the wrong type or one the endpoint does not know is EINVALID naming
-// the field, so a shop sees exactly what to fix.
+// requireJSON guards the merchant API's writes: a POST or PUT whose body is
+// not declared JSON is 415 before anything reads it. A form or text/plain
+// body that happens to parse as JSON is refused, not guessed at.
+func requireJSON(c *gin.Context) {
+	if c.Request.Method == http.MethodPost || c.Request.Method == http.MethodPut {
+		if err := jsonContentType(c.Request); err != nil {
+			writeError(c, err)
+			return
+		}
+	}
+	c.Next()
+}
+
+// jsonContentType accepts Content-Type application/json, with parameters
+// but no charset other than UTF-8 (JSON is UTF-8, RFC 8259), and no
+// Content-Type only for a request without a body (POST .../use).
+func jsonContentType(r *http.Request) error {
+	header := r.Header.Get("Content-Type")
+	if header == "" {
+		if r.ContentLength == 0 {
+			return nil
+		}
+		return ritual.Errorf(ritual.EMEDIATYPE, "the body has no Content-Type; send it as application/json")
+	}
+	mediaType, params, err := mime.ParseMediaType(header)
+	if err != nil || mediaType != "application/json" {
+		return ritual.Errorf(ritual.EMEDIATYPE, "Content-Type is %q; the body must be application/json", header)
+	}
+	if charset, ok := params["charset"]; ok && !strings.EqualFold(charset, "utf-8") {
+		return ritual.Errorf(ritual.EMEDIATYPE, "charset is %q; JSON is read as UTF-8 only", charset)
+	}
+	return nil
+}
+
+// readJSON reads a JSON body of at most limit bytes and refuses one that
+// is not valid Unicode: encoding/json would store each bad byte, and each
+// unpaired surrogate escape, as U+FFFD, changing what the shop sent.
+func readJSON(r *http.Request, limit int64) ([]byte, error) {
+	body, err := readLimited(r, limit)
+	if err != nil {
+		return nil, err
+	}
+	return body, validUnicode(body)
+}
+
+// validUnicode returns EBADREQUEST, saying where, when body holds bytes
+// that are not UTF-8 or a \u escape of half a surrogate pair.
+func validUnicode(body []byte) error {
+	for i := 0; i < len(body); {
+		r, size := utf8.DecodeRune(body[i:])
+		if r == utf8.RuneError && size == 1 {
+			return ritual.Errorf(ritual.EBADREQUEST, "the body is not valid UTF-8 (byte %d)", i)
+		}
+		if body[i] != '\\' {
+			i += size
+			continue
+		}
+		// A backslash only means something inside a string, where it
+		// escapes the next character (always ASCII in valid JSON); the
+		// JSON decoder rejects it elsewhere.
+		hi, ok := hexEscape(body, i)
+		switch {
+		case !ok:
+			i++
+			if i < len(body) && body[i] < utf8.RuneSelf {
+				i++
+			}
+		case hi >= 0xD800 && hi < 0xDC00:
+			if lo, ok := hexEscape(body, i+6); !ok || lo < 0xDC00 || lo >= 0xE000 {
+				return ritual.Errorf(ritual.EBADREQUEST, "the body escapes half a surrogate pair, \\u%04X, that is no character (byte %d)", hi, i)
+			}
+			i += 12
+		case hi >= 0xDC00 && hi < 0xE000:
+			return ritual.Errorf(ritual.EBADREQUEST, "the body escapes half a surrogate pair, \\u%04X, that is no character (byte %d)", hi, i)
+		default:
+			i += 6
+		}
+	}
+	return nil
+}
+
+// hexEscape returns the code unit of the \uXXXX escape at body[i:].
+func hexEscape(body []byte, i int) (rune, bool) {
+	if i+6 > len(body) || body[i] != '\\' || body[i+1] != 'u' {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(body[i+2:i+6]), 16, 16)
+	return rune(n), err == nil
+}
+
+// decodeJSON reads the body into v. Malformed JSON, or JSON that is not
+// valid Unicode, is EBADREQUEST; a field of the wrong type or one the
+// endpoint does not know is EINVALID naming the field, so a shop sees
+// exactly what to fix.
 func decodeJSON(c *gin.Context, v any) error {
-	body, err := readLimited(c.Request, maxAPIBody)
+	body, err := readJSON(c.Request, maxAPIBody)
 	if err != nil {
 		return err
 	}
@@ -32,7 +126,9 @@ func decodeJSON(c *gin.Context, v any) error {
 	var syntaxErr *json.SyntaxError
 	switch {
 	case err == nil:
-		if dec.More() {
+		// Decode stops after the first value; anything but space after it
+		// (another value, a stray "}") makes the body something else.
+		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 			return ritual.Errorf(ritual.EBADREQUEST, "the body holds more than one JSON value")
 		}
 		return nil

@@ -18,6 +18,7 @@ var statusOf = map[string]int{
 	ritual.ENOTFOUND:     http.StatusNotFound,
 	ritual.ECONFLICT:     http.StatusConflict,
 	ritual.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	ritual.EMEDIATYPE:    http.StatusUnsupportedMediaType,
 	ritual.EINVALID:      http.StatusUnprocessableEntity,
 	ritual.ERATELIMITED:  http.StatusTooManyRequests,
 	ritual.EUNAVAILABLE:  http.StatusServiceUnavailable,

@@ -46,7 +46,8 @@ type groupAnswer struct {
 // merchant's groups as a bridge reports it (DESIGN.md, "Group bridge").
 // Unknown merchants, and merchants without a bridge secret, are 404; a
 // missing or wrong signature, or a timestamp outside the replay window, is
-// 401; a body over 64 KiB 413; JSON that does not parse 400. Every
+// 401; a body not sent as application/json 415; a body over 64 KiB 413;
+// JSON that does not parse, or is not valid Unicode, 400. Every
 // rejection happens before the domain is called, so it stores nothing.
 func (g *groupWebhook) groupMessage(c *gin.Context) {
 	start := time.Now()
@@ -60,12 +61,20 @@ func (g *groupWebhook) groupMessage(c *gin.Context) {
 		return
 	}
 	c.Set(knownKey, true)
+	if err := jsonContentType(c.Request); err != nil {
+		writeError(c, err)
+		return
+	}
 	body, err := readLimited(c.Request, maxWebhookBody)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
 	if err := g.checkGroupSignature(c, m, body); err != nil {
+		writeError(c, err)
+		return
+	}
+	if err := validUnicode(body); err != nil {
 		writeError(c, err)
 		return
 	}

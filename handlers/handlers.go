@@ -119,7 +119,7 @@ func New(opts Options) http.Handler {
 	r.POST("/group/:merchant", bridge.groupMessage)
 
 	r.GET("/api/v1/openapi.json", getOpenAPI)
-	api := r.Group("/api/v1", authenticate(opts.Merchants))
+	api := r.Group("/api/v1", authenticate(opts.Merchants), requireJSON)
 	api.GET("/members/:openid", members.getMember)
 	api.GET("/members/:openid/ledger", members.getLedger)
 	api.GET("/members/:openid/rights", members.getRights)

@@ -252,6 +252,9 @@ func TestOpenAPIWellFormed(t *testing.T) {
 			case !public && responses["401"] == nil:
 				t.Errorf("%s does not document 401", where)
 			}
+			if (method == "post" || method == "put") && responses["415"] == nil {
+				t.Errorf("%s does not document 415 (a body not sent as application/json)", where)
+			}
 		}
 	}
 }
@@ -373,6 +376,8 @@ func TestOpenAPIMatchesResponses(t *testing.T) {
 			map[string]string{"If-Match": hdr.Get("ETag")}, 200)
 		call("PUT", "/api/v1/settings/membership", `{"period_days":"soon"}`, nil, 422)
 		call("PUT", "/api/v1/settings/referral", `{"points":`, nil, 400)
+		call("PUT", "/api/v1/settings/profile", "{\"name\":\"Caf\xe9\",\"timezone\":\"Asia/Shanghai\"}", nil, 400)
+		call("PUT", "/api/v1/settings/referral", `{"points":5}`, map[string]string{"Content-Type": "text/plain"}, 415)
 		call("PUT", "/api/v1/settings/profile", `{"name":"茶舍","timezone":"Asia/Shanghai"}`, map[string]string{"If-Match": "v1"}, 422)
 		call("GET", "/api/v1/settings/nope", "", nil, 404)
 		call("GET", "/api/v1/settings", "", nil, 200)
@@ -386,6 +391,7 @@ func TestOpenAPIMatchesResponses(t *testing.T) {
 		call("POST", "/api/v1/orders", `{"order_no":"`+ritualtest.RandomID("O")+`","openid":"`+openid+`","amount_fen":30000}`, nil, 201)
 		call("POST", "/api/v1/orders", `{"order_no":"`+orderNo+`","openid":"`+openid+`","amount_fen":30000,"paid_at":"2026-11-24T09:30:00+08:00","channel":"taobao"}`, nil, 200)
 		call("POST", "/api/v1/orders", `{"order_no":"x","amount_fen":"100"}`, nil, 422)
+		call("POST", "/api/v1/orders", `{"order_no":"x","phone":"13912345678","amount_fen":100}`, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, 415)
 		call("POST", "/api/v1/orders", `{"order_no":"x","phone":"13912345678","amount_fen":100,"coupon":"A"}`, nil, 422)
 		_, member := call("GET", "/api/v1/members/"+openid, "", nil, 200)
 		if field(member, "ceremony") == nil {

@@ -19,6 +19,7 @@ const (
 	EFORBIDDEN    = "forbidden"    // credentials fine, signature or policy not (403)
 	EUNAVAILABLE  = "unavailable"  // a dependency is down; try again later (503)
 	ETOOLARGE     = "too_large"    // the body is over the limit (413)
+	EMEDIATYPE    = "media_type"   // the body is not in the media type the endpoint takes (415)
 	EDUPLICATE    = "duplicate"    // the same key was seen before; not an error for callers that dedupe
 	ERATELIMITED  = "rate_limited" // slow down (429)
 )

@@ -206,6 +206,10 @@ func decodeSection(current *Merchant, section string, body []byte) (*Merchant, e
 	if err := dec.Decode(target); err != nil {
 		return nil, sectionError(section, err)
 	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		// Decode stops after the first value: "00" would be taken as 0.
+		return nil, Errorf(EBADREQUEST, "the body holds more than one JSON value")
+	}
 	if p, ok := target.(*profile); ok {
 		next.Name, next.Timezone = p.Name, p.Timezone
 	}

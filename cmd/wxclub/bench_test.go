@@ -44,6 +44,7 @@ func BenchmarkOrderIntake(b *testing.B) {
 			body := fmt.Sprintf(`{"order_no":"BN-%d-%d","openid":"oBench%022d","amount_fen":%d}`, run, n, n%1000, 1000+n%50000)
 			req, _ := http.NewRequest(http.MethodPost, m.URL()+"/api/v1/orders", strings.NewReader(body))
 			req.Header.Set("Authorization", "Bearer "+key)
+			req.Header.Set("Content-Type", "application/json")
 			begin := time.Now()
 			resp, err := client.Do(req)
 			if err != nil {

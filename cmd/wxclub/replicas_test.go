@@ -159,6 +159,7 @@ func (f *fleet) orderTwice(i int, body string) {
 			status, answer := f.send(i+k, func(base string) *http.Request {
 				req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/orders", strings.NewReader(body))
 				req.Header.Set("Authorization", "Bearer demo-key-change-me")
+				req.Header.Set("Content-Type", "application/json")
 				return req
 			})
 			if status != 201 && status != 200 {

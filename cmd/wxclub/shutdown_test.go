@@ -44,6 +44,7 @@ func inFlightOrder(t *testing.T, p *proc) chan int {
 	go func() {
 		req, _ := http.NewRequest(http.MethodPost, p.url+"/api/v1/orders", strings.NewReader(`{"order_no":"SIG-1","phone":"13912345678","amount_fen":100}`))
 		req.Header.Set("Authorization", "Bearer demo-key-change-me")
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			status <- 0 // cut off: what the second signal does
