@@ -219,16 +219,20 @@ func (c *Chat) textReply(ctx context.Context, tx *work, m *Merchant, member *Mem
 		return c.linkCodeChat(ctx, tx, m, member)
 	case "兑换":
 		return c.redeemInChat(ctx, tx, m, member, msg, strings.TrimSpace(arg))
-	default:
-		return c.render(m, "reply.default", nil)
+	case "仪式": // an open ceremony answers it before here
+		return c.render(m, "reply.no_ceremony", nil)
 	}
+	if member.Funnel.ActivatedAt != nil && fourDigits.MatchString(content) {
+		return c.render(m, "reply.already_activated", nil) // an activation attempt from someone already activated
+	}
+	return c.render(m, "reply.default", nil)
 }
 
 // provenOnly reports whether command shows or moves the membership's
 // points: refused to a WeChat user bound by the card's code alone.
 func provenOnly(command string) bool {
 	switch command {
-	case "积分", "points", "我的积分", "兑换", "邀请", "签到", "补签", "绑定":
+	case "积分", "points", "我的积分", "兑换", "邀请", "签到", "补签", "绑定", "仪式":
 		return true
 	}
 	return false
