@@ -174,8 +174,8 @@ func (c *Chat) withCeremonyPrompt(ctx context.Context, tx *work, m *Merchant, me
 		return Reply{Text: prompt}, nil
 	}
 	reply, err := c.textReply(ctx, tx, m, member, msg, content)
-	if err != nil {
-		return Reply{}, err
+	if err != nil || strings.Contains(reply.Text, prompt) { // 积分 shows the ceremony itself: say it once
+		return reply, err
 	}
 	return Reply{Text: reply.Text + "\n\n" + prompt}, nil
 }
@@ -238,8 +238,9 @@ func provenOnly(command string) bool {
 	return false
 }
 
-// pointsReply tells a member their balance, level and what the next level
-// needs, with their last few ledger entries.
+// pointsReply tells a member their balance, level, the ceremony they are
+// performing, what the level after the one they qualify for needs, and
+// their last few ledger entries.
 func (c *Chat) pointsReply(ctx context.Context, tx *work, m *Merchant, member *Member) (Reply, error) {
 	stats, err := periodStats(ctx, tx, m, member.ID, c.clock())
 	if err != nil {
@@ -253,10 +254,11 @@ func (c *Chat) pointsReply(ctx context.Context, tx *work, m *Merchant, member *M
 	if err != nil {
 		return Reply{}, err
 	}
-	view := m.view(member, stats, open)
-	data := pointsData{Merchant: m.Name, View: view}
+	data := pointsData{Merchant: m.Name, View: m.view(member, stats, open)}
 	if open != nil {
-		data.Ceremony = open.Deadline.In(m.Location()).Format("2006-01-02 15:04")
+		if data.Ceremony, err = c.upgrades.ceremonyPrompt(m, open); err != nil {
+			return Reply{}, err
+		}
 	}
 	for _, e := range entries {
 		data.Recent = append(data.Recent, recentEntry{
@@ -274,7 +276,7 @@ type pointsData struct {
 	Merchant string
 	View     MemberView
 	Recent   []recentEntry
-	Ceremony string // the open ceremony's deadline, in the merchant's zone
+	Ceremony string // the open ceremony's prompt: its level, steps left and deadline
 }
 
 type recentEntry struct {
