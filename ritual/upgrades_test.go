@@ -260,8 +260,8 @@ func TestPointsDuringACeremony(t *testing.T) {
 
 		for _, attempt := range []string{"first chat after the ceremony opened", "asked again"} {
 			got := mustHandle(t, club, m, text(clock, openid, "积分", nextMsgID()))
-			if n := strings.Count(got, "升级仪式进行中"); n != 1 {
-				t.Errorf("%s: 积分 tells of the ceremony %d times, want once:\n%s", attempt, n, got)
+			if a, b := strings.Count(got, "升级仪式进行中"), strings.Count(got, "前完成"); a != 1 || b != 1 {
+				t.Errorf("%s: 积分 tells of the ceremony %d times and its deadline %d times, want once:\n%s", attempt, a, b, got)
 			}
 			for _, want := range []string{"500 积分", "「茶友」", "我是茶友，以茶会友", "确认", "¥2500.00", "3笔订单", "成为茶仙"} {
 				if !strings.Contains(got, want) {
