@@ -154,3 +154,42 @@ func TestSettingsAPIKeepsMerchantsApart(t *testing.T) {
 		}
 	})
 }
+
+// A mistake deep in a section is named by its whole path, so a merchant
+// with three levels knows which one to fix.
+func TestSettingsAPINamesTheNestedField(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		e := newEnv(t, db, clock, ritual.ModeSafe, 5*time.Minute)
+		ms, etag := e.membershipValue(e.apiKey)
+		membership := func(edit func(levels []any)) string {
+			raw, _ := json.Marshal(ms)
+			var doc map[string]any
+			_ = json.Unmarshal(raw, &doc)
+			edit(doc["levels"].([]any))
+			body, _ := json.Marshal(doc)
+			return string(body)
+		}
+		level := func(levels []any, i int) map[string]any { return levels[i].(map[string]any) }
+		for _, tc := range []struct{ path, body, field string }{
+			{"/membership", membership(func(l []any) { level(l, 1)["foo"] = 1 }), "membership.levels[1].foo"},
+			{"/membership", membership(func(l []any) { level(l, 2)["min_orders"] = "five" }), "membership.levels[2].min_orders"},
+			{"/membership", membership(func(l []any) {
+				level(l, 1)["ceremony"] = map[string]any{"steps": []string{"confirm"}, "deadline_days": 7, "on_deadline": "grant",
+					"reward": map[string]any{"points": 10, "bonus": 5}}
+			}), "membership.levels[1].ceremony.reward.bonus"},
+			{"/membership", membership(func(l []any) { level(l, 0)["right"].(map[string]any)["value"] = "95" }), "membership.levels[0].right.value"},
+			{"/rewards", `[{"key":"a","name":"A","stock":1},{"key":"b","name":"B","stock":"many"}]`, "rewards[1].stock"},
+			{"/templates", `{"points_changed":{"id":"T","colour":"red"}}`, "templates.points_changed.colour"},
+			{"/membership", `{"period_days":365,"foo":1}`, "membership.foo"},
+		} {
+			r := e.settingsCall("PUT", tc.path, e.apiKey, tc.body, "")
+			if got := decode(t, r); r.status != 422 || got["error"].(map[string]any)["field"] != tc.field {
+				t.Errorf("PUT %s %.80s: %d %s, want 422 naming %s", tc.path, tc.body, r.status, r.body, tc.field)
+			}
+		}
+		if _, now := e.membershipValue(e.apiKey); now != etag {
+			t.Errorf("ETag moved from %s to %s after refused changes", etag, now)
+		}
+	})
+}

@@ -133,8 +133,25 @@ func parseDeadline(s string, now time.Time, loc *time.Location) (time.Time, bool
 func (t *groupTurn) activityData(a *Activity) map[string]any {
 	return t.who(map[string]any{
 		"Title": a.Title, "Points": a.Points, "Capacity": a.Capacity, "Joined": a.Joined,
-		"Deadline": a.Deadline.In(t.m.Location()).Format("01-02 15:04"),
+		"Deadline": deadlineText(a.Deadline, t.now, t.m.Location()),
 	})
+}
+
+// deadlineText shows a deadline as the operator wrote it: the midnight
+// that ends a day is "12-20 24:00", not "12-21 00:00", which a member
+// reads as a day more than they have. The year is shown when it is not
+// this year's.
+func deadlineText(deadline, now time.Time, loc *time.Location) string {
+	d := deadline.In(loc)
+	clock := d.Format("15:04")
+	if d.Hour() == 0 && d.Minute() == 0 {
+		d, clock = d.AddDate(0, 0, -1), "24:00"
+	}
+	day := d.Format("01-02")
+	if d.Year() != now.In(loc).Year() {
+		day = d.Format("2006-01-02")
+	}
+	return day + " " + clock
 }
 
 // createActivity answers an operator's "#活动 <title> 积分=<n> 名额=<n>

@@ -174,8 +174,8 @@ func (c *Chat) withCeremonyPrompt(ctx context.Context, tx *work, m *Merchant, me
 		return Reply{Text: prompt}, nil
 	}
 	reply, err := c.textReply(ctx, tx, m, member, msg, content)
-	if err != nil {
-		return Reply{}, err
+	if err != nil || strings.Contains(reply.Text, prompt) { // 积分 shows the ceremony itself: say it once
+		return reply, err
 	}
 	return Reply{Text: reply.Text + "\n\n" + prompt}, nil
 }
@@ -219,23 +219,28 @@ func (c *Chat) textReply(ctx context.Context, tx *work, m *Merchant, member *Mem
 		return c.linkCodeChat(ctx, tx, m, member)
 	case "兑换":
 		return c.redeemInChat(ctx, tx, m, member, msg, strings.TrimSpace(arg))
-	default:
-		return c.render(m, "reply.default", nil)
+	case "仪式": // an open ceremony answers it before here
+		return c.render(m, "reply.no_ceremony", nil)
 	}
+	if member.Funnel.ActivatedAt != nil && fourDigits.MatchString(content) {
+		return c.render(m, "reply.already_activated", nil) // an activation attempt from someone already activated
+	}
+	return c.render(m, "reply.default", nil)
 }
 
 // provenOnly reports whether command shows or moves the membership's
 // points: refused to a WeChat user bound by the card's code alone.
 func provenOnly(command string) bool {
 	switch command {
-	case "积分", "points", "我的积分", "兑换", "邀请", "签到", "补签", "绑定":
+	case "积分", "points", "我的积分", "兑换", "邀请", "签到", "补签", "绑定", "仪式":
 		return true
 	}
 	return false
 }
 
-// pointsReply tells a member their balance, level and what the next level
-// needs, with their last few ledger entries.
+// pointsReply tells a member their balance, level, the ceremony they are
+// performing, what the level after the one they qualify for needs, and
+// their last few ledger entries.
 func (c *Chat) pointsReply(ctx context.Context, tx *work, m *Merchant, member *Member) (Reply, error) {
 	stats, err := periodStats(ctx, tx, m, member.ID, c.clock())
 	if err != nil {
@@ -249,10 +254,11 @@ func (c *Chat) pointsReply(ctx context.Context, tx *work, m *Merchant, member *M
 	if err != nil {
 		return Reply{}, err
 	}
-	view := m.view(member, stats, open)
-	data := pointsData{Merchant: m.Name, View: view}
+	data := pointsData{Merchant: m.Name, View: m.view(member, stats, open)}
 	if open != nil {
-		data.Ceremony = open.Deadline.In(m.Location()).Format("2006-01-02 15:04")
+		if data.Ceremony, err = c.upgrades.ceremonyPrompt(m, open); err != nil {
+			return Reply{}, err
+		}
 	}
 	for _, e := range entries {
 		data.Recent = append(data.Recent, recentEntry{
@@ -270,7 +276,7 @@ type pointsData struct {
 	Merchant string
 	View     MemberView
 	Recent   []recentEntry
-	Ceremony string // the open ceremony's deadline, in the merchant's zone
+	Ceremony string // the open ceremony's prompt: its level, steps left and deadline
 }
 
 type recentEntry struct {

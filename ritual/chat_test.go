@@ -246,3 +246,23 @@ func TestPointsInChat(t *testing.T) {
 		}
 	})
 }
+
+// A command that does not apply says why, not the catch-all 收到啦.
+func TestCommandsThatDoNotApplySayWhy(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		club, m := newClub(t, db, clock)
+		openid := activeMember(t, club, db, m, clock, "NA1")
+		got := mustHandle(t, club, m, text(clock, openid, "仪式", nextMsgID()))
+		if strings.Contains(got, "收到啦") || !strings.Contains(got, "没有进行中的升级仪式") || !strings.Contains(got, "积分") {
+			t.Fatalf("仪式 with no ceremony open = %q, want that none is open and what 积分 shows", got)
+		}
+		got = mustHandle(t, club, m, text(clock, openid, "5678", nextMsgID()))
+		if strings.Contains(got, "收到啦") || !strings.Contains(got, "已经激活") {
+			t.Fatalf("four digits after activation = %q, want that they are activated already", got)
+		}
+		if v := view(t, club, m, openid); v.Points != 200 {
+			t.Fatalf("points after the replies = %d, want 200 (order and gift only)", v.Points)
+		}
+	})
+}

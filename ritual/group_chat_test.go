@@ -600,10 +600,12 @@ func TestParseActivityDeadlines(t *testing.T) {
 	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
 		e := newGroupEnv(t, db, clock, nil)
 		for text, want := range map[string]string{
-			"#活动 一 积分=1 名额=1 截止=2026-12-01":       "12-02 00:00", // the whole day
+			"#活动 一 积分=1 名额=1 截止=2026-12-01":       "12-01 24:00", // the whole day, on the day written
 			"#活动 二 名额=1 截止=12-01 20:00 积分=1":      "12-01 20:00",
-			"#活动 三 积分=1 名额=1 截止=11-01":            "11-02 00:00", // passed this year: next year's
+			"#活动 三 积分=1 名额=1 截止=11-01":            "2027-11-01 24:00", // passed this year: next year's
 			"#活动 四 五 积分＝1 名额：3 截止=2026/12/1 8:30": "12-01 08:30",
+			"#活动 六 积分=1 名额=1 截止=12-20":            "12-20 24:00",
+			"#活动 七 积分=1 名额=1 截止=12-21 00:00":      "12-20 24:00", // the same moment, read the same way
 		} {
 			got := e.say("op-1", text)
 			if !strings.Contains(got, want) {

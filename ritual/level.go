@@ -60,7 +60,8 @@ func (ms Membership) rankOf(key string) int {
 	return len(ms.Levels)
 }
 
-// NextLevel is the level above a member's and what they still need for it.
+// NextLevel is the level above the one a member holds or qualifies for,
+// and what they still need for it.
 type NextLevel struct {
 	Key             string `json:"key"`
 	Name            string `json:"name"`
@@ -69,10 +70,16 @@ type NextLevel struct {
 	OrdersNeeded    int    `json:"orders_needed"`
 }
 
-// Next returns the level directly above current and what s lacks for it,
-// or nil at the top.
+// Next returns the level directly above both current and the level s
+// qualifies for, and what s lacks for it, or nil at the top. A member whose
+// ceremony into a level is open holds the level below it but qualifies
+// for it: what they still need is for the level after, since the one they
+// are entering needs nothing more.
 func (ms Membership) Next(current string, s PeriodStats) *NextLevel {
 	_, rank := ms.Level(current)
+	if _, qualified := ms.Level(ms.LevelFor(s).Key); qualified > rank {
+		rank = qualified
+	}
 	if rank+1 >= len(ms.Levels) {
 		return nil
 	}

@@ -3,8 +3,10 @@ package ritual
 import (
 	"bytes"
 	"context"
+	"encoding"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
 	"strings"
@@ -204,7 +206,7 @@ func decodeSection(current *Merchant, section string, body []byte) (*Merchant, e
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(target); err != nil {
-		return nil, sectionError(section, err)
+		return nil, sectionError(section, target, body, err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		// Decode stops after the first value: "00" would be taken as 0.
@@ -230,19 +232,140 @@ func keepSecrets(current, next *Merchant) {
 	}
 }
 
-// sectionError names the field a JSON body got wrong.
-func sectionError(section string, err error) error {
+// sectionError names the field a JSON body got wrong, by its whole path
+// ("membership.levels[1].foo"): encoding/json names an unknown field
+// without its parents and a mistyped one without array indices, which
+// leaves a merchant with several levels guessing which one is wrong.
+func sectionError(section string, target any, body []byte, err error) error {
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &syntaxErr), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return Errorf(EBADREQUEST, "the body is not valid JSON")
+	}
+	if at, what, ok := misfit(body, reflect.TypeOf(target), section); ok {
+		return FieldErrorf(at, "%s", what)
+	}
 	switch {
 	case errors.As(err, &typeErr):
 		return FieldErrorf(section+"."+typeErr.Field, "has the wrong type: %s where %s is wanted", typeErr.Value, typeErr.Type)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return FieldErrorf(section+"."+strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "is not a setting")
-	case errors.As(err, &syntaxErr), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return Errorf(EBADREQUEST, "the body is not valid JSON")
 	}
 	return FieldErrorf(section, "%v", err)
+}
+
+// misfit finds the first place, in the order the body is written, where raw
+// does not fit a value of type t: a key t has no field for, or a value of
+// the wrong type. It returns that place's path below path and what is
+// wrong; ok is false when everything fits.
+func misfit(raw []byte, t reflect.Type, path string) (at, what string, ok bool) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	raw = bytes.TrimSpace(raw)
+	custom := reflect.PointerTo(t).Implements(reflect.TypeFor[json.Unmarshaler]()) ||
+		reflect.PointerTo(t).Implements(reflect.TypeFor[encoding.TextUnmarshaler]())
+	switch {
+	case len(raw) == 0:
+		return "", "", false
+	case !custom && raw[0] == '{' && (t.Kind() == reflect.Struct || t.Kind() == reflect.Map):
+		return misfitMembers(raw, t, path)
+	case !custom && raw[0] == '[' && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array):
+		return misfitElements(raw, t, path)
+	}
+	// A value that is no container of t's kind: decode it alone, as the body
+	// would have been, and report what fails.
+	err := json.Unmarshal(raw, reflect.New(t).Interface())
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return "", "", false
+	case errors.As(err, &typeErr):
+		return path, fmt.Sprintf("has the wrong type: %s where %s is wanted", typeErr.Value, typeErr.Type), true
+	}
+	return path, err.Error(), true
+}
+
+// misfitMembers walks an object's members: a struct's fields by their JSON
+// names (matched as encoding/json matches them), or a map's values.
+func misfitMembers(raw []byte, t reflect.Type, path string) (string, string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if _, err := dec.Token(); err != nil {
+		return "", "", false
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		key, isKey := tok.(string)
+		var value json.RawMessage
+		if err != nil || !isKey || dec.Decode(&value) != nil {
+			return "", "", false
+		}
+		at := path + "." + key
+		var valueType reflect.Type
+		if t.Kind() == reflect.Map {
+			valueType = t.Elem()
+		} else if field, found := jsonField(t, key); found {
+			valueType = field.Type
+		} else {
+			return at, "is not a setting", true
+		}
+		if at, what, ok := misfit(value, valueType, at); ok {
+			return at, what, true
+		}
+	}
+	return "", "", false
+}
+
+// misfitElements walks an array's elements.
+func misfitElements(raw []byte, t reflect.Type, path string) (string, string, bool) {
+	var elements []json.RawMessage
+	if json.Unmarshal(raw, &elements) != nil {
+		return "", "", false
+	}
+	for i, e := range elements {
+		if at, what, ok := misfit(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); ok {
+			return at, what, true
+		}
+	}
+	return "", "", false
+}
+
+// jsonField returns the field of struct t that encoding/json fills from
+// key: the exact name first, else one equal under case folding; fields of
+// embedded structs without a name count as t's own.
+func jsonField(t reflect.Type, key string) (reflect.StructField, bool) {
+	fields := jsonFields(t)
+	for _, f := range fields {
+		if f.Name == key {
+			return f, true
+		}
+	}
+	for _, f := range fields {
+		if strings.EqualFold(f.Name, key) {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// jsonFields lists t's fields under their JSON names.
+func jsonFields(t reflect.Type) []reflect.StructField {
+	var out []reflect.StructField
+	for _, f := range reflect.VisibleFields(t) {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case name == "-" || !f.IsExported() && !f.Anonymous:
+			continue
+		case f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct:
+			continue // its fields are listed in its place
+		case name == "":
+			name = f.Name
+		}
+		f.Name = name
+		out = append(out, f)
+	}
+	return out
 }
 
 func sectionJSON(m *Merchant, section string) ([]byte, error) {

@@ -246,3 +246,48 @@ func TestCeremonyRemindersDeadlinesAndGrantByHand(t *testing.T) {
 		}
 	})
 }
+
+// 积分 during a ceremony says once which ceremony is open and how to do it,
+// and what the level after it needs, never "再即可成为茶友".
+func TestPointsDuringACeremony(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		club, m := ceremonyClub(t, db, clock)
+		openid := ritualtest.RandomID("o")
+		mustHandle(t, club, m, subscribe(clock, openid, ""))
+		mustOrder(t, club, m, ritual.OrderInput{OrderNo: "PC1", OpenID: openid, AmountFen: 30000})
+		mustOrder(t, club, m, ritual.OrderInput{OrderNo: "PC2", OpenID: openid, AmountFen: 20000})
+
+		for _, attempt := range []string{"first chat after the ceremony opened", "asked again"} {
+			got := mustHandle(t, club, m, text(clock, openid, "积分", nextMsgID()))
+			if a, b := strings.Count(got, "升级仪式进行中"), strings.Count(got, "前完成"); a != 1 || b != 1 {
+				t.Errorf("%s: 积分 tells of the ceremony %d times and its deadline %d times, want once:\n%s", attempt, a, b, got)
+			}
+			for _, want := range []string{"500 积分", "「茶友」", "我是茶友，以茶会友", "确认", "¥2500.00", "3笔订单", "成为茶仙"} {
+				if !strings.Contains(got, want) {
+					t.Errorf("%s: 积分 lacks %q:\n%s", attempt, want, got)
+				}
+			}
+			if strings.Contains(got, "再即可") || strings.Contains(got, "成为茶友。") {
+				t.Errorf("%s: 积分 offers the level being entered as the next one:\n%s", attempt, got)
+			}
+		}
+		if v := view(t, club, m, openid); v.NextLevel == nil || v.NextLevel.Key != "vip" || v.NextLevel.OrdersNeeded != 3 {
+			t.Fatalf("next level in the member view = %+v, want vip needing 3 more orders", v.NextLevel)
+		}
+
+		// Qualified for 茶仙 straight past 茶友: 积分 tells of the 茶仙 ceremony.
+		vip := ritualtest.RandomID("o")
+		mustHandle(t, club, m, subscribe(clock, vip, ""))
+		for i, fen := range []int64{100, 100, 100, 100, 300000} {
+			mustOrder(t, club, m, ritual.OrderInput{OrderNo: "PV" + string(rune('0'+i)), OpenID: vip, AmountFen: fen})
+		}
+		got := mustHandle(t, club, m, text(clock, vip, "积分", nextMsgID()))
+		if !strings.Contains(got, "「茶仙」") || strings.Count(got, "升级仪式进行中") != 1 || strings.Contains(got, "茶友") || strings.Contains(got, "再即可") {
+			t.Fatalf("积分 of a member entering 茶仙 = %q, want the 茶仙 ceremony once and no 茶友", got)
+		}
+		if v := view(t, club, m, vip); v.NextLevel != nil {
+			t.Fatalf("next level of a member entering the top level = %+v, want none", v.NextLevel)
+		}
+	})
+}
