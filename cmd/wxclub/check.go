@@ -11,13 +11,19 @@ import (
 	"github.com/wxclub/wxclub/ritual"
 )
 
+const checkAbout = `usage: wxclub check [-config FILE]
+
+Verify that every member's points ledger sums to their balance and that
+every merchant's stored settings still validate; name each that does not
+and exit 1.`
+
 // runCheck verifies for every member that the points ledger sums to the
 // balance and that their rows can be read, and that every merchant's stored
 // settings still pass validation (bounds added since may refuse settings
 // stored before). It names every member and merchant that fails, never
 // stops at the first bad row, and exits non-zero if any did.
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, err := parseConfigOnly("check", args, stderr)
+	cfg, err := parseConfigOnly(checkAbout, args, stdout)
 	if err != nil {
 		return err
 	}

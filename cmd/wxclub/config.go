@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-viper/mapstructure/v2"
+	goccyyaml "github.com/goccy/go-yaml"
 	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/confmap"
 	"github.com/knadh/koanf/providers/file"
@@ -140,19 +143,23 @@ func LoadConfig(path string, environ []string) (Config, error) {
 		return Config{}, err
 	}
 	if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
-		return Config{}, fmt.Errorf("config: read %s: %w", path, err)
+		return Config{}, fmt.Errorf("config: read %s: %w", path, locateYAMLError(path, err))
 	}
 	if err := expandSecrets(k, environ); err != nil {
 		return Config{}, err
 	}
-	if err := applyEnv(k, environ); err != nil {
-		return Config{}, err
-	}
-	cfg, err := decode(k)
+	fromEnv, err := applyEnv(k, environ)
 	if err != nil {
 		return Config{}, err
 	}
-	return cfg, cfg.Validate()
+	cfg, err := decode(k)
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		return Config{}, nameEnvSource(err, fromEnv)
+	}
+	return cfg, nil
 }
 
 // defaultsMap flattens DefaultConfig into koanf keys, so every known key
@@ -174,21 +181,55 @@ func defaultsMap() map[string]any {
 }
 
 // applyEnv overrides scalar keys from WXCLUB_<KEY> (dots become
-// underscores, upper case). Only known keys are mapped, so an underscore in
-// a key ("replay_window") is never ambiguous.
-func applyEnv(k *koanf.Koanf, environ []string) error {
+// underscores, upper case) and returns the variable behind each key it set.
+// Only known keys are mapped, so an underscore in a key ("replay_window")
+// is never ambiguous.
+func applyEnv(k *koanf.Koanf, environ []string) (map[string]string, error) {
 	byEnv := map[string]string{}
 	for key := range defaultsMap() {
 		byEnv[EnvPrefix+strings.ToUpper(strings.ReplaceAll(key, ".", "_"))] = key
 	}
-	overrides := map[string]any{}
+	overrides, fromEnv := map[string]any{}, map[string]string{}
 	for _, kv := range environ {
 		name, value, _ := strings.Cut(kv, "=")
 		if key, ok := byEnv[name]; ok {
-			overrides[key] = value
+			overrides[key], fromEnv[key] = value, name
 		}
 	}
-	return k.Load(confmap.Provider(overrides, "."), nil)
+	return fromEnv, k.Load(confmap.Provider(overrides, "."), nil)
+}
+
+// nameEnvSource adds the environment variable to an error about a key it
+// set: an operator reading "wechat.replay_window" would otherwise search
+// config.yaml for a value that is not there.
+func nameEnvSource(err error, fromEnv map[string]string) error {
+	msg := err.Error()
+	for key, name := range fromEnv {
+		if strings.HasPrefix(msg, "config: "+key+":") {
+			return fmt.Errorf("%w (set by %s)", err, name)
+		}
+	}
+	return err
+}
+
+// locateYAMLError puts the right line into a YAML syntax error. The YAML
+// parser koanf uses reports the line where the enclosing mapping starts
+// ("line 1: did not find expected key" for a key mis-indented on line 3);
+// goccy/go-yaml, asked only when that parser has already failed, points at
+// the offending token. Only line, column and message are shown, never the
+// source around them, which may hold a secret.
+func locateYAMLError(path string, err error) error {
+	src, readErr := os.ReadFile(path)
+	if readErr != nil {
+		return err
+	}
+	var out any
+	var located goccyyaml.Error
+	if !errors.As(goccyyaml.Unmarshal(src, &out), &located) || located.GetToken() == nil {
+		return err
+	}
+	pos := located.GetToken().Position
+	return fmt.Errorf("yaml: line %d column %d: %s", pos.Line, pos.Column, located.GetMessage())
 }
 
 var secretRef = regexp.MustCompile(`^\$\{([A-Z_][A-Z0-9_]*)\}$`)
@@ -247,21 +288,83 @@ func decode(k *koanf.Koanf) (Config, error) {
 	var cfg Config
 	var md mapstructure.Metadata
 	err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{Tag: "json", DecoderConfig: &mapstructure.DecoderConfig{
-		DecodeHook: mapstructure.ComposeDecodeHookFunc(
-			mapstructure.StringToTimeDurationHookFunc(), mapstructure.TextUnmarshallerHookFunc()),
+		DecodeHook:       mapstructure.ComposeDecodeHookFunc(durationHook, mapstructure.TextUnmarshallerHookFunc()),
 		WeaklyTypedInput: true,
 		Squash:           true,
 		Metadata:         &md,
 		Result:           &cfg,
 	}})
 	if err != nil {
-		return Config{}, fmt.Errorf("config: %w", err)
+		return Config{}, decodeError(err)
 	}
 	if len(md.Unused) > 0 {
 		sort.Strings(md.Unused)
 		return Config{}, fmt.Errorf("config: unknown key %s", strings.Join(md.Unused, ", "))
 	}
 	return cfg, nil
+}
+
+var (
+	durationType       = reflect.TypeFor[time.Duration]()
+	ritualDurationType = reflect.TypeFor[ritual.Duration]()
+)
+
+// durationHook reads a duration and, when it cannot, says so with the whole
+// value: mapstructure's own hook cuts the value at its last space and
+// leaves the quote open (time: invalid duration "five). A bare number other
+// than 0 is refused rather than read as nanoseconds, so replay_window: 300
+// cannot silently mean 300ns.
+func durationHook(_, to reflect.Type, data any) (any, error) {
+	if to != durationType && to != ritualDurationType {
+		return data, nil
+	}
+	switch v := data.(type) {
+	case string:
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a duration such as 300s, 5m or 72h", v)
+		}
+		if to == ritualDurationType {
+			return ritual.Duration(d), nil
+		}
+		return d, nil
+	case int, int64, uint64, float64:
+		if reflect.ValueOf(v).IsZero() {
+			return data, nil
+		}
+		return nil, fmt.Errorf("%v has no unit: write %vs, %vm or %vh", v, v, v, v)
+	}
+	return data, nil
+}
+
+// decodeError turns mapstructure's errors ("decoding failed due to the
+// following error(s): 'wechat.replay_window' ...") into one line per key,
+// in the "config: key: problem" form of Validate.
+func decodeError(err error) error {
+	var lines []string
+	var collect func(error)
+	collect = func(err error) {
+		switch e := err.(type) {
+		case *mapstructure.DecodeError:
+			problem := e.Unwrap().Error()
+			var pe *mapstructure.ParseError // its message leaves the value out
+			if errors.As(e, &pe) {
+				problem = fmt.Sprintf("%q is not a valid %s", fmt.Sprint(pe.Value), pe.Expected.Type())
+			}
+			lines = append(lines, fmt.Sprintf("config: %s: %s", e.Name(), problem))
+		case interface{ Unwrap() []error }:
+			for _, each := range e.Unwrap() {
+				collect(each)
+			}
+		case interface{ Unwrap() error }: // "decoding failed due to ..."
+			collect(e.Unwrap())
+		default:
+			lines = append(lines, "config: "+err.Error())
+		}
+	}
+	collect(err)
+	sort.Strings(lines)
+	return errors.New(strings.Join(lines, "\n"))
 }
 
 // Validate checks the configuration; the error names the key.

@@ -126,3 +126,62 @@ func mustReadFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestConfigErrorsShowTheWholeValue: an operator reads the key, the value
+// exactly as written and, for an environment override, the variable that
+// set it.
+func TestConfigErrorsShowTheWholeValue(t *testing.T) {
+	base := mustReadFile(t, shippedConfig)
+	cases := []struct {
+		name, from, to string
+		environ        []string
+		want           []string
+	}{
+		{"duration with a space", "replay_window: 300s", "replay_window: five minutes", nil,
+			[]string{`wechat.replay_window: "five minutes" is not a duration`}},
+		{"duration from the environment", "", "", []string{"WXCLUB_WECHAT_REPLAY_WINDOW=five minutes"},
+			[]string{`wechat.replay_window: "five minutes"`, "WXCLUB_WECHAT_REPLAY_WINDOW"}},
+		{"duration without a unit", "replay_window: 300s", "replay_window: 300", nil,
+			[]string{"wechat.replay_window: 300 has no unit"}},
+		{"campaign catch-up", "catch_up: 1h", "catch_up: an hour", nil,
+			[]string{`merchants[0].campaigns.signin_reminder.catch_up: "an hour"`}},
+		{"number", "max_open_conns: 32", "max_open_conns: thirty two", nil,
+			[]string{`database.max_open_conns: "thirty two"`}},
+		{"invalid value from the environment", "", "", []string{"WXCLUB_LOG_FORMAT=xml"},
+			[]string{`log.format: must be text or json, got "xml"`, "WXCLUB_LOG_FORMAT"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if !strings.Contains(base, c.from) {
+				t.Fatalf("shipped config no longer contains %q", c.from)
+			}
+			_, err := LoadConfig(writeConfig(t, strings.Replace(base, c.from, c.to, 1)), c.environ)
+			for _, want := range c.want {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Fatalf("err = %v, want it to say %s", err, want)
+				}
+			}
+		})
+	}
+}
+
+// TestYAMLSyntaxErrorNamesItsLine: a key indented one space too far on
+// line 3 is reported on line 3, not where its mapping starts.
+func TestYAMLSyntaxErrorNamesItsLine(t *testing.T) {
+	cases := map[string]struct {
+		text string
+		line string
+	}{
+		"mis-indented key": {"server:\n  addr: \":8080\"\n   shutdown_timeout: 10s\n", "line 3"},
+		"open quote":       {"server:\n  addr: \":8080\"\nlog:\n  format: \"text\n", "line 4"},
+		"tab indentation":  {"server:\n  addr: \":8080\"\nlog:\n\tformat: text\n", "line 4"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := LoadConfig(writeConfig(t, c.text), nil)
+			if err == nil || !strings.Contains(err.Error(), c.line+" ") {
+				t.Fatalf("err = %v, want it to point at %s", err, c.line)
+			}
+		})
+	}
+}

@@ -13,15 +13,21 @@ import (
 	"github.com/wxclub/wxclub/wechat/emulator"
 )
 
+const emulatorAbout = `usage: wxclub emulator [flags]
+
+Run the WeChat emulator on its own and register the configuration's
+merchants with their webhooks on -service; point the service's
+wechat.api_base at http://HOST:PORT/emu.`
+
 // runEmulator serves the WeChat emulator on its own, for load runs and for
 // a service configured with wechat.api_base pointing at it. The merchants
 // of the configuration are registered with their webhook on -service.
-func runEmulator(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := newFlagSet("emulator", stderr)
+func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newCommandLine(emulatorAbout, stdout)
 	addr := fs.String("addr", ":9090", "listen address")
 	path := fs.String("config", "config.yaml", "configuration whose merchants to register")
 	service := fs.String("service", "http://127.0.0.1:8080", "base URL of the wxclub service (webhooks are <service>/wechat/<merchant>)")
-	if err := fs.Parse(args); err != nil {
+	if _, err := fs.parseNone(args); err != nil {
 		return err
 	}
 	cfg, err := LoadConfig(*path, os.Environ())

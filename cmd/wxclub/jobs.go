@@ -12,6 +12,13 @@ import (
 	"github.com/wxclub/wxclub/ritual"
 )
 
+const jobsAbout = `usage: wxclub jobs list|run [flags]
+
+actions:
+  list                             every campaign job: schedule, next run, last slot and result
+  run JOB --merchant M [--at TIME] run one slot of a merchant's job by hand; a slot that
+                                   already ran (by hand or by the scheduler) is not run again`
+
 // runJobs lists the campaign jobs or runs one slot by hand:
 //
 //	wxclub jobs list [-config FILE]
@@ -20,16 +27,21 @@ import (
 // A run by hand claims its slot like the scheduler does: running a slot
 // that already ran does nothing and says so.
 func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("jobs", stderr)
+	fs := newCommandLine(jobsAbout, stdout)
 	path := fs.String("config", "config.yaml", "configuration file")
 	merchant := fs.String("merchant", "", "merchant id (jobs run)")
 	at := fs.String("at", "", "the slot to run, RFC 3339 (default: now)")
-	positional, err := parseInterspersed(fs, args)
+	positional, err := fs.parse(args)
 	if err != nil {
 		return err
 	}
-	if len(positional) == 0 {
-		return fmt.Errorf("jobs: list or run JOB --merchant M")
+	switch {
+	case len(positional) == 0:
+		return fs.usageErrorf("jobs: say list or run")
+	case positional[0] != "list" && positional[0] != "run":
+		return fs.usageErrorf("jobs: unknown action %q (list or run)", positional[0])
+	case positional[0] == "run" && (len(positional) != 2 || *merchant == ""):
+		return fs.usageErrorf("jobs run: give the job and --merchant, e.g. jobs run member_day --merchant demo")
 	}
 	cfg, err := LoadConfig(*path, os.Environ())
 	if err != nil {
@@ -49,16 +61,10 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("seed merchant %s: %w", mc.ID, err)
 		}
 	}
-	switch positional[0] {
-	case "list":
+	if positional[0] == "list" {
 		return listJobs(ctx, club, stdout)
-	case "run":
-		if len(positional) != 2 || *merchant == "" {
-			return fmt.Errorf("jobs run: give the job and --merchant, e.g. jobs run member_day --merchant demo")
-		}
-		return runJobByHand(ctx, club, *merchant, positional[1], *at, stdout)
 	}
-	return fmt.Errorf("jobs: unknown action %q (list or run)", positional[0])
+	return runJobByHand(ctx, club, *merchant, positional[1], *at, stdout)
 }
 
 // listJobs prints every campaign job with its next slot and last result.

@@ -17,6 +17,16 @@ import (
 	"github.com/wxclub/wxclub/wechat/emulator"
 )
 
+const loadAbout = `usage: wxclub load webhook|orders [flags]
+
+Drive a running service for -d and report requests per second and p99
+latency. With several -server URLs (replicas) requests go round-robin.
+
+actions:
+  webhook   "帮助" text messages to /wechat/MERCHANT, each with a fresh MsgId,
+            signed (and encrypted) as WeChat sends them
+  orders    POST /api/v1/orders with fresh order numbers spread over the shoppers`
+
 // runLoad drives a running service and reports throughput and latency:
 //
 //	wxclub load webhook|orders [-server URL[,URL...]] [-merchant demo] [-c 32] [-d 20s] [-shoppers 1000]
@@ -30,19 +40,19 @@ import (
 // orders: POST /api/v1/orders with fresh order numbers spread over the
 // shoppers — points, level evaluation and outbox on every request.
 func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("load", stderr)
+	fs := newCommandLine(loadAbout, stdout)
 	path := fs.String("config", "config.yaml", "configuration holding the merchant's credentials")
 	server := fs.String("server", "http://127.0.0.1:8080", "service base URL; several, comma-separated, are used round-robin")
 	merchant := fs.String("merchant", "demo", "merchant id")
 	concurrency := fs.Int("c", 32, "concurrent connections")
 	duration := fs.Duration("d", 20*time.Second, "how long to run")
 	shoppers := fs.Int("shoppers", 1000, "distinct shoppers to spread the load over")
-	positional, err := parseInterspersed(fs, args)
+	positional, err := fs.parse(args)
 	if err != nil {
 		return err
 	}
 	if len(positional) != 1 || (positional[0] != "webhook" && positional[0] != "orders") {
-		return fmt.Errorf("load: say what to drive: webhook or orders")
+		return fs.usageErrorf("load: say what to drive: webhook or orders")
 	}
 	cfg, err := LoadConfig(*path, os.Environ())
 	if err != nil {

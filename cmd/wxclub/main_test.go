@@ -206,3 +206,80 @@ func TestJobsCommand(t *testing.T) {
 		t.Fatal("an unknown job ran")
 	}
 }
+
+// TestHelpOnEveryCommand: -h and --help print the command's own usage, its
+// actions and flags, on stdout, and exit 0; touch nothing (probe fetches no
+// "--help", serve starts nothing).
+func TestHelpOnEveryCommand(t *testing.T) {
+	cases := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--help"}, []string{"wxclub migrate", "wxclub jobs", "wxclub sim", "load webhook|orders", "wxclub probe"}},
+		{[]string{"-h"}, []string{"wxclub migrate", "wxclub probe"}},
+		{[]string{"serve", "--help"}, []string{"usage: wxclub [serve]", "-config"}},
+		{[]string{"migrate", "-h"}, []string{"usage: wxclub migrate", "-config"}},
+		{[]string{"check", "--help"}, []string{"usage: wxclub check", "-config"}},
+		{[]string{"jobs", "--help"}, []string{"usage: wxclub jobs", "list ", "run JOB", "-merchant", "-at", "-config"}},
+		{[]string{"sim", "--help"}, []string{"usage: wxclub sim", "follow", "unfollow", "scan SCENE", "say TEXT", "inbox", "redeliver", "group", "-openid", "-server", "-scene"}},
+		{[]string{"sim", "group", "--help"}, []string{"usage: wxclub sim group", "say TEXT", "messages", "-group", "-sender", "-at"}},
+		{[]string{"emulator", "-h"}, []string{"usage: wxclub emulator", "-addr", "-service"}},
+		{[]string{"load", "--help"}, []string{"usage: wxclub load", "webhook", "orders", "-server", "-c int", "-d duration", "-shoppers"}},
+		{[]string{"probe", "--help"}, []string{"usage: wxclub probe URL"}},
+		{[]string{"version", "--help"}, []string{"usage: wxclub version"}},
+		{[]string{"help", "load"}, []string{"usage: wxclub load", "orders"}},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := run(context.Background(), c.args, &out, &errOut)
+			if code := exitCode(err, &errOut); code != 0 {
+				t.Fatalf("exit %d, want 0: %s", code, errOut.String())
+			}
+			for _, want := range c.want {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("help does not mention %q:\n%s", want, out.String())
+				}
+			}
+			if strings.Contains(out.String(), "Usage of") || errOut.Len() > 0 {
+				t.Errorf("stdout %q stderr %q, want only the command's own usage", out.String(), errOut.String())
+			}
+		})
+	}
+}
+
+// TestUsageErrorsExit2: a command line that cannot run says why, shows the
+// command's usage and exits 2, as flag does; a failure exits 1.
+func TestUsageErrorsExit2(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"frobnicate"}, "usage:"},
+		{[]string{"sim"}, "usage: wxclub sim"},
+		{[]string{"sim", "dance"}, "usage: wxclub sim"},
+		{[]string{"sim", "group"}, "usage: wxclub sim group"},
+		{[]string{"jobs"}, "usage: wxclub jobs"},
+		{[]string{"jobs", "run", "birthday"}, "--merchant"},
+		{[]string{"load"}, "usage: wxclub load"},
+		{[]string{"load", "--nope", "webhook"}, "flag provided but not defined: -nope"},
+		{[]string{"probe"}, "usage: wxclub probe"},
+		{[]string{"serve", "config.yaml"}, `unexpected argument "config.yaml"`},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := run(context.Background(), c.args, &out, &errOut)
+			if code := exitCode(err, &errOut); code != 2 {
+				t.Fatalf("exit %d, want 2 (err %v)", code, err)
+			}
+			if !strings.Contains(errOut.String(), c.want) {
+				t.Errorf("stderr does not say %q:\n%s", c.want, errOut.String())
+			}
+		})
+	}
+	var errOut bytes.Buffer
+	if code := exitCode(run(context.Background(), []string{"check", "-config", "/nonexistent/config.yaml"}, io.Discard, io.Discard), &errOut); code != 1 {
+		t.Errorf("a missing config file exits %d, want 1 (%s)", code, errOut.String())
+	}
+}

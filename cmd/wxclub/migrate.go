@@ -8,10 +8,14 @@ import (
 	"github.com/wxclub/wxclub/models"
 )
 
+const migrateAbout = `usage: wxclub migrate [-config FILE]
+
+Create or upgrade the database schema and exit (serve does the same on start).`
+
 // runMigrate creates or upgrades the schema and exits. serve does the same
 // on start; this is for deployments that migrate before rolling replicas.
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, err := parseConfigOnly("migrate", args, stderr)
+	cfg, err := parseConfigOnly(migrateAbout, args, stdout)
 	if err != nil {
 		return err
 	}

@@ -8,15 +8,26 @@ import (
 	"time"
 )
 
+const probeAbout = `usage: wxclub probe URL
+
+Exit 0 if URL answers 200 within two seconds: a container health check
+for images that ship no curl.`
+
 // runProbe exits 0 if URL answers 200 within two seconds: a health check
 // for images that ship no curl (`wxclub probe http://127.0.0.1:8080/readyz`).
 func runProbe(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) != 1 {
-		return fmt.Errorf("probe: give one URL, such as http://127.0.0.1:8080/readyz")
+	c := newCommandLine(probeAbout, stdout)
+	positional, err := c.parse(args)
+	if err != nil {
+		return err
 	}
+	if len(positional) != 1 {
+		return c.usageErrorf("probe: give one URL, such as http://127.0.0.1:8080/readyz")
+	}
+	target := positional[0]
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, args[0], nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return err
 	}
@@ -26,7 +37,7 @@ func runProbe(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("probe: %s answered %d", args[0], resp.StatusCode)
+		return fmt.Errorf("probe: %s answered %d", target, resp.StatusCode)
 	}
 	fmt.Fprintln(stdout, "ok")
 	return nil

@@ -50,8 +50,13 @@ func NewMain(cfg Config, logger *slog.Logger) *Main {
 	return &Main{Config: cfg, Logger: logger, Clock: ritual.SystemClock}
 }
 
-func runServe(ctx context.Context, args []string, stderr io.Writer) error {
-	cfg, err := parseConfigOnly("serve", args, stderr)
+const serveAbout = `usage: wxclub [serve] [-config FILE]
+
+Run the service: WeChat webhooks, the API, the web console, the campaign
+scheduler and the outbox relay, until SIGTERM or SIGINT.`
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseConfigOnly(serveAbout, args, stdout)
 	if err != nil {
 		return err
 	}

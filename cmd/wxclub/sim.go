@@ -16,6 +16,20 @@ import (
 // WeChat openids are 28 characters starting with "o".
 const defaultShopper = "oDemoShopper0000000000000001"
 
+const simAbout = `usage: wxclub sim ACTION [flags]
+
+Play a shopper against a running service through the WeChat emulator and
+print the account's reply.
+
+actions:
+  follow [--scene S]   follow the account, from QR scene S if given
+  unfollow             unfollow it
+  scan SCENE           scan a QR code as a follower
+  say TEXT             send a text message
+  inbox                print the template messages the shopper received
+  redeliver            deliver the last message again, as WeChat retries
+  group ACTION         speak in a WeChat group (wxclub sim group -h)`
+
 // runSim plays a shopper against a running service through the WeChat
 // emulator: the emulator signs (and in safe mode encrypts) each message as
 // WeChat would, delivers it to the merchant's webhook and hands back the
@@ -24,18 +38,17 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if len(args) > 0 && args[0] == "group" {
 		return runSimGroup(ctx, args[1:], stdout, stderr)
 	}
-	fs := newFlagSet("sim", stderr)
+	fs := newCommandLine(simAbout, stdout)
 	merchant := fs.String("merchant", "demo", "merchant id")
 	openid := fs.String("openid", defaultShopper, "the shopper's openid")
 	server := fs.String("server", "http://127.0.0.1:8080", "where the emulator is served (the service itself when api_base is emulator)")
 	scene := fs.String("scene", "", "QR scene for follow")
-	fs.Usage = func() { fmt.Fprintln(stderr, usage) }
-	positional, err := parseInterspersed(fs, args)
+	positional, err := fs.parse(args)
 	if err != nil {
 		return err
 	}
 	if len(positional) == 0 {
-		return fmt.Errorf("sim: say what the shopper does: follow, unfollow, scan SCENE, say TEXT, inbox, redeliver")
+		return fs.usageErrorf("sim: say what the shopper does: follow, unfollow, scan SCENE, say TEXT, inbox, redeliver")
 	}
 	client := &simClient{base: strings.TrimRight(*server, "/") + "/emu", http: &http.Client{Timeout: 15 * time.Second}}
 	action, rest := positional[0], strings.Join(positional[1:], " ")
@@ -52,10 +65,10 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		req.Text = rest
 	case "unfollow", "redeliver":
 	default:
-		return fmt.Errorf("sim: unknown action %q", action)
+		return fs.usageErrorf("sim: unknown action %q", action)
 	}
 	if (action == "scan" || action == "say") && rest == "" {
-		return fmt.Errorf("sim: %s needs an argument", action)
+		return fs.usageErrorf("sim: %s needs an argument", action)
 	}
 	return client.act(ctx, stdout, req)
 }

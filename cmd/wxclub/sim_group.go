@@ -11,6 +11,14 @@ import (
 	"time"
 )
 
+const simGroupAbout = `usage: wxclub sim group ACTION [flags]
+
+Speak in a merchant's WeChat group through the emulator's group bridge.
+
+actions:
+  say TEXT   post TEXT in the group as --sender and print the bot's replies
+  messages   print what the service posted to the group`
+
 // runSimGroup plays someone in a merchant's WeChat group through the
 // emulator's group bridge: `sim group say TEXT` signs the message with the
 // bridge secret the emulator holds for the merchant, posts it to the
@@ -18,7 +26,7 @@ import (
 // messages` prints what the service posted to the group through the
 // bridge's callback.
 func runSimGroup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("sim group", stderr)
+	fs := newCommandLine(simGroupAbout, stdout)
 	merchant := fs.String("merchant", "demo", "merchant id")
 	server := fs.String("server", "http://127.0.0.1:8080", "the service (the emulator is served under /emu when api_base is emulator)")
 	group := fs.String("group", "demo-group", "the group's id")
@@ -27,20 +35,19 @@ func runSimGroup(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	nickname := fs.String("nickname", "", "the sender's nickname in the group (default: the sender id)")
 	atBot := fs.Bool("at", false, "the message @-mentions the bot")
 	msgID := fs.String("msg-id", "", "the bridge's message id (default: a fresh one; repeat one to redeliver)")
-	fs.Usage = func() { fmt.Fprintln(stderr, usage) }
-	positional, err := parseInterspersed(fs, args)
+	positional, err := fs.parse(args)
 	if err != nil {
 		return err
 	}
 	if len(positional) == 0 {
-		return fmt.Errorf("sim group: say TEXT or messages")
+		return fs.usageErrorf("sim group: say TEXT or messages")
 	}
 	base := strings.TrimRight(*server, "/")
 	client := &simClient{base: base + "/emu", http: &http.Client{Timeout: 15 * time.Second}}
 	switch action, text := positional[0], strings.Join(positional[1:], " "); action {
 	case "say":
 		if text == "" {
-			return fmt.Errorf("sim group: say needs the text")
+			return fs.usageErrorf("sim group: say needs the text")
 		}
 		if *nickname == "" {
 			*nickname = *sender
@@ -54,7 +61,7 @@ func runSimGroup(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	case "messages":
 		return client.groupMessages(ctx, stdout, *group)
 	default:
-		return fmt.Errorf("sim group: unknown action %q (say, messages)", action)
+		return fs.usageErrorf("sim group: unknown action %q (say, messages)", action)
 	}
 }
 
