@@ -116,6 +116,42 @@ func HashAPIKey(key string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// DefaultTimezone is the zone of a merchant whose settings name none.
+const DefaultTimezone = "Asia/Shanghai"
+
+// MerchantDefaults returns the settings a merchant takes for every key its
+// configuration leaves out, so a merchant with only an id, a name, an API
+// key and an official account starts: the Shanghai zone, a 365-day period,
+// one point per yuan lasting 365 days, activation by the order phone's last
+// four digits, three levels, and the reply and template texts shipped in
+// templates/. Template ids are not defaulted: they belong to the merchant's
+// own WeChat account, and a purpose without one sends no template message.
+// template_quota 0 already means WeChat's 100,000 a day. The level
+// nicknames are neutral, not the demo's tea names, which would be wrong
+// for a shop that sells anything else.
+//
+// The defaults fill keys that are absent when configuration is seeded; they
+// never fill a value a merchant wrote (points_per_yuan: 0 means no points),
+// and the settings API does not apply them: a change that removes
+// something required is refused, not silently replaced.
+func MerchantDefaults() *Merchant {
+	return &Merchant{
+		Timezone: DefaultTimezone,
+		Membership: Membership{
+			PeriodDays: 365, PointsPerYuan: 1, PointsExpireDays: 365,
+			Levels: []Level{
+				{Key: "ordinary", Name: "普通会员", Nickname: "新朋友",
+					Right: Right{Kind: RightFreeSample, Title: "新人试用装"}},
+				{Key: "senior", Name: "高级会员", Nickname: "老朋友", MinAmountFen: 50000, MinOrders: 2,
+					Right: Right{Kind: RightDiscount, Value: 95, Title: "全场95折"}},
+				{Key: "vip", Name: "VIP会员", Nickname: "挚友", MinAmountFen: 300000, MinOrders: 5,
+					Right: Right{Kind: RightPrepayRatio, Value: 30, Title: "定制款预付30%"}},
+			},
+		},
+		Activation: Activation{Method: ActivatePhoneLast4},
+	}
+}
+
 // Location returns the merchant's time zone.
 func (m *Merchant) Location() *time.Location {
 	loc, err := time.LoadLocation(m.Timezone)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -148,6 +149,9 @@ func LoadConfig(path string, environ []string) (Config, error) {
 	if err := expandSecrets(k, environ); err != nil {
 		return Config{}, err
 	}
+	if err := fillMerchantDefaults(k); err != nil {
+		return Config{}, err
+	}
 	fromEnv, err := applyEnv(k, environ)
 	if err != nil {
 		return Config{}, err
@@ -282,6 +286,84 @@ func expandIn(path string, node any, env map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// fillMerchantDefaults gives every key a merchant leaves out its value from
+// ritual.MerchantDefaults, so a merchant written with only an id, a name,
+// an API key and an official account starts. It works on the file's keys
+// before they are decoded, because only there is a key left out told apart
+// from one written as zero: points_per_yuan: 0 stays 0, and levels: []
+// stays empty and is refused. A map is filled key by key; a list (levels)
+// is taken whole or not at all, never merged with the merchant's own.
+func fillMerchantDefaults(k *koanf.Koanf) error {
+	raw, ok := k.Get("merchants").([]any)
+	if !ok {
+		return nil
+	}
+	encoded, err := json.Marshal(ritual.MerchantDefaults())
+	if err != nil {
+		return err
+	}
+	for _, item := range raw {
+		m, ok := item.(map[string]any)
+		if !ok {
+			continue
+		}
+		var defaults map[string]any // decoded afresh: merchants share no maps
+		if err := json.Unmarshal(encoded, &defaults); err != nil {
+			return err
+		}
+		fillAbsent(m, withoutZeros(defaults).(map[string]any))
+	}
+	return k.Load(confmap.Provider(map[string]any{"merchants": raw}, "."), nil)
+}
+
+// withoutZeros drops the zero values of an encoded default (0, "", false,
+// null, empty maps and lists): they say nothing a left-out key does not.
+// Lists are kept whole.
+func withoutZeros(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := map[string]any{}
+		for key, each := range v {
+			if kept := withoutZeros(each); kept != nil {
+				out[key] = kept
+			}
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		return out
+	case []any:
+		if len(v) == 0 {
+			return nil
+		}
+		return v
+	case nil, bool, string, float64:
+		if reflect.ValueOf(v).IsValid() && !reflect.ValueOf(v).IsZero() {
+			return v
+		}
+		return nil
+	}
+	return v
+}
+
+// fillAbsent copies into m every key of defaults that m lacks or leaves
+// empty ("membership:" with nothing under it), descending into maps both
+// hold.
+func fillAbsent(m, defaults map[string]any) {
+	for key, d := range defaults {
+		have, present := m[key]
+		if !present || have == nil {
+			m[key] = d
+			continue
+		}
+		haveMap, ok1 := have.(map[string]any)
+		dMap, ok2 := d.(map[string]any)
+		if ok1 && ok2 {
+			fillAbsent(haveMap, dMap)
+		}
+	}
 }
 
 func decode(k *koanf.Koanf) (Config, error) {
