@@ -149,6 +149,9 @@ func New(opts Options) http.Handler {
 	}
 	if opts.Console != nil {
 		r.GET("/console", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/console/") })
+		// The service's root is where a first-time user lands from the
+		// start-up log; 302, not 301, so browsers do not remember it.
+		r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/console/") })
 		r.Any("/console/*path", gin.WrapH(opts.Console))
 	}
 	r.NoRoute(func(c *gin.Context) {

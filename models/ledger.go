@@ -124,17 +124,29 @@ func (s ledger) Entries(ctx context.Context, memberID, before int64, limit int) 
 // check must name the member instead. A value or date that cannot be read
 // is reported against its member the same way.
 func (s ledger) Imbalances(ctx context.Context) ([]ritual.Imbalance, error) {
+	_, bad, err := s.audit(ctx)
+	return bad, err
+}
+
+// AuditLedgers is Imbalances that also says how many members it checked,
+// for `wxclub check` to report.
+func (db *DB) AuditLedgers(ctx context.Context) (checked int, bad []ritual.Imbalance, err error) {
+	return ledger{db.gorm}.audit(ctx)
+}
+
+func (s ledger) audit(ctx context.Context) (int, []ritual.Imbalance, error) {
 	rows, err := s.db.WithContext(ctx).Raw(`
 		SELECT m.id, m.merchant_id, m.openid, CAST(m.points AS CHAR), e.id, e.delta, e.expires_at, e.created_at
 		FROM members m LEFT JOIN points_entries e ON e.member_id = m.id
 		ORDER BY m.id, e.id`).Rows()
 	if err != nil {
-		return nil, translate(err, "check ledger balances")
+		return 0, nil, translate(err, "check ledger balances")
 	}
 	defer rows.Close()
 	var (
-		out []ritual.Imbalance
-		cur *memberAudit
+		out     []ritual.Imbalance
+		cur     *memberAudit
+		checked int
 	)
 	for rows.Next() {
 		var r auditRow
@@ -144,11 +156,12 @@ func (s ledger) Imbalances(ctx context.Context) ([]ritual.Imbalance, error) {
 		if cur == nil || cur.MemberID != r.memberID {
 			out = cur.report(out)
 			cur = newMemberAudit(r)
+			checked++
 		}
 		cur.take(r, err)
 	}
 	out = cur.report(out)
-	return out, translate(rows.Err(), "check ledger balances")
+	return checked, out, translate(rows.Err(), "check ledger balances")
 }
 
 // auditRow is one member's balance beside one of their ledger entries.

@@ -3,6 +3,8 @@ package models
 import (
 	"context"
 	"fmt"
+
+	"gorm.io/gorm"
 )
 
 // tables lists every table, in an order that satisfies references.
@@ -39,4 +41,22 @@ func (db *DB) Migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// MissingTables names the tables Migrate would create: on an empty
+// database, all of them. `wxclub migrate` reports them so an operator
+// sees what the first run did.
+func (db *DB) MissingTables(ctx context.Context) ([]string, error) {
+	g := db.gorm.WithContext(ctx)
+	var missing []string
+	for _, t := range tables() {
+		stmt := &gorm.Statement{DB: g}
+		if err := stmt.Parse(t); err != nil {
+			return nil, fmt.Errorf("models: table of %T: %w", t, err)
+		}
+		if !g.Migrator().HasTable(stmt.Schema.Table) {
+			missing = append(missing, stmt.Schema.Table)
+		}
+	}
+	return missing, nil
 }

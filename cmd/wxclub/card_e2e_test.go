@@ -51,9 +51,9 @@ func TestMemberCardActivationAndSync(t *testing.T) {
 	}
 	post(t, m.URL()+"/api/v1/orders", cfg.Merchants[0].APIKey, `{"order_no":"CARD-1","openid":"`+openid+`","amount_fen":12300}`)
 	waitFor(t, "the card to show the new balance", func() bool {
-		return strings.Contains(sim(t, m, "inbox", "--openid="+openid), `"bonus":223`)
+		return strings.Contains(sim(t, m, "inbox", "--json", "--openid="+openid), `"bonus":223`)
 	})
-	inbox := sim(t, m, "inbox", "--openid="+openid)
+	inbox := sim(t, m, "inbox", "--json", "--openid="+openid)
 	if !strings.Contains(inbox, `"membership_number"`) || !strings.Contains(inbox, `"custom_field_value1":"茶苗"`) {
 		t.Fatalf("inbox lacks the card activation or the nickname on the card:\n%s", inbox)
 	}

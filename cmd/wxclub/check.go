@@ -38,8 +38,8 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer db.Close()
-	problems := checkSettings(ctx, db, stdout)
-	bad, err := db.Ledger().Imbalances(ctx)
+	merchants, problems := checkSettings(ctx, db, stdout)
+	checked, bad, err := db.AuditLedgers(ctx)
 	if err != nil {
 		return err
 	}
@@ -55,26 +55,27 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "MISMATCH merchant=%s member=%d openid=%s balance=%d ledger_sum=%s\n", b.MerchantID, b.MemberID, who, b.Balance, b.LedgerSum)
 	}
 	if len(bad) > 0 || problems > 0 {
-		return fmt.Errorf("check: %d member(s) whose balance differs from their ledger or cannot be read, %d merchant settings problem(s)", len(bad), problems)
+		return fmt.Errorf("check: checked %d member(s) and %d merchant(s): %d member(s) whose balance differs from their ledger or cannot be read, %d merchant settings problem(s)", checked, merchants, len(bad), problems)
 	}
+	fmt.Fprintf(stdout, "checked %d member(s) of %d merchant(s)\n", checked, merchants)
 	fmt.Fprintln(stdout, "ledger ok: every balance equals the sum of its ledger; settings ok")
 	return nil
 }
 
 // checkSettings prints every merchant whose stored settings fail
-// validation and returns how many problems it found.
-func checkSettings(ctx context.Context, db *models.DB, stdout io.Writer) int {
+// validation and returns how many merchants it checked and how many
+// problems it found.
+func checkSettings(ctx context.Context, db *models.DB, stdout io.Writer) (checked, problems int) {
 	merchants, err := db.Merchants().List(ctx)
 	if err != nil {
 		fmt.Fprintf(stdout, "SETTINGS cannot be read: %v\n", err)
-		return 1
+		return 0, 1
 	}
-	problems := 0
 	for _, m := range merchants {
 		if err := m.Validate(); err != nil {
 			fmt.Fprintf(stdout, "SETTINGS merchant=%s %s: %s\n", m.ID, ritual.ErrorField(err), ritual.ErrorMessage(err))
 			problems++
 		}
 	}
-	return problems
+	return len(merchants), problems
 }

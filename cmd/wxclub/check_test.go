@@ -94,8 +94,8 @@ func TestCheckNamesCorruptMembersAndCarriesOn(t *testing.T) {
 		t.Run(driver, func(t *testing.T) {
 			f := newCheckFixture(t, driver)
 			f.buyer("o-sound")
-			if out, err := f.check(); err != nil {
-				t.Fatalf("check on a sound database: %v\n%s", err, out)
+			if out, err := f.check(); err != nil || !strings.Contains(out, "checked 1 member(s) of 1 merchant(s)") {
+				t.Fatalf("check on a sound database: %v\n%s\nwant it to say how many members it checked", err, out)
 			}
 
 			// Two entries of MaxInt64: the ledger sums past int64 (18446744073709551615
@@ -109,7 +109,9 @@ func TestCheckNamesCorruptMembersAndCarriesOn(t *testing.T) {
 				fmt.Sprintf("MISMATCH merchant=%s member=%d openid=o-extreme balance=1 ledger_sum=18446744073709551615", f.m.ID, extreme),
 				fmt.Sprintf("SETTINGS merchant=%s membership.points_expire_days: must be between 1 and 36500", f.m.ID),
 			}
+			members := 2 // o-sound, o-extreme
 			if driver == models.DriverSQLite {
+				members += 2
 				// SQLite keeps whatever is written: a balance that is not a
 				// number, a date no reader parses.
 				text := f.buyer("o-text")
@@ -125,6 +127,9 @@ func TestCheckNamesCorruptMembersAndCarriesOn(t *testing.T) {
 			out, err := f.check()
 			if err == nil {
 				t.Fatalf("check on a corrupt database passed:\n%s", out)
+			}
+			if !strings.Contains(err.Error(), fmt.Sprintf("checked %d member(s) and 1 merchant(s)", members)) {
+				t.Errorf("check failed with %q, want how many members it checked", err)
 			}
 			for _, want := range wants {
 				if !strings.Contains(out, want) {

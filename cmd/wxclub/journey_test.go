@@ -46,7 +46,7 @@ func TestShopperJourney(t *testing.T) {
 				t.Fatalf("activation printed %q", got)
 			}
 			waitFor(t, "the gift message", func() bool {
-				return strings.Contains(sim(t, m, "inbox", shopper), `"template_id":"TPL_GIFT"`)
+				return strings.Contains(sim(t, m, "inbox", "--json", shopper), `"template_id":"TPL_GIFT"`)
 			})
 
 			var coupons struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/wxclub/wxclub/models"
 )
@@ -24,9 +25,17 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer db.Close()
+	missing, err := db.MissingTables(ctx)
+	if err != nil {
+		return err
+	}
 	if err := db.Migrate(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "schema up to date (%s)\n", cfg.Database.Driver)
+	if len(missing) == 0 {
+		fmt.Fprintf(stdout, "schema up to date (%s): every table was already there, none created\n", cfg.Database.Driver)
+		return nil
+	}
+	fmt.Fprintf(stdout, "created %d tables: %s\nschema up to date (%s)\n", len(missing), strings.Join(missing, ", "), cfg.Database.Driver)
 	return nil
 }

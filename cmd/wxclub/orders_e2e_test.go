@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -53,11 +54,17 @@ func TestOrderReachesTheShopperAsATemplateMessage(t *testing.T) {
 			}
 			// The relay delivers after the few seconds points changes wait to merge.
 			waitFor(t, "the points message", func() bool {
-				return strings.Contains(sim(t, m, "inbox", shopper), `"template_id":"TPL_POINTS"`)
+				return strings.Contains(sim(t, m, "inbox", "--json", shopper), `"template_id":"TPL_POINTS"`)
 			})
+			if raw := sim(t, m, "inbox", "--json", shopper); !strings.Contains(raw, `"+520"`) {
+				t.Fatalf("inbox --json lacks the +520 points message:\n%s", raw)
+			}
+			// Without --json: one readable line a message, the template's
+			// keywords in its order, no JSON to pick through.
 			inbox := sim(t, m, "inbox", shopper)
-			if !strings.Contains(inbox, `"+520"`) {
-				t.Fatalf("inbox lacks the +520 points message:\n%s", inbox)
+			points := regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  template  TPL_POINTS  \S+=\S.*\S+=\+520`)
+			if !points.MatchString(inbox) || strings.Contains(inbox, "{") {
+				t.Fatalf("inbox printed:\n%s\nwant a line: time, template, TPL_POINTS, its keywords with +520", inbox)
 			}
 			if got := sim(t, m, "say", "积分", shopper); !strings.Contains(got, "520 积分") {
 				t.Fatalf("积分 printed %q", got)

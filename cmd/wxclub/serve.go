@@ -135,8 +135,28 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.startBackground(); err != nil {
 		return err
 	}
-	m.Logger.Info("wxclub serving", "addr", m.URL(), "database", m.Config.Database.Driver, "wechat", m.Config.WeChat.APIBase, "version", version)
+	m.Logger.Info("wxclub serving", "addr", m.URL(), "console", m.URL()+"/console/", "database", m.Config.Database.Driver, "wechat", m.Config.WeChat.APIBase, "version", version)
+	m.logDemoSignIn()
 	return nil
+}
+
+// shippedConsolePassword is the demo console password config.yaml ships
+// with. A console user still configured with it is the demo one, and the
+// start-up log tells a first-time user how to sign in. The password itself
+// is never logged: only that it is the one in config.yaml.
+const shippedConsolePassword = "demo-console-password"
+
+// logDemoSignIn names the console sign-in of every configured user still
+// on the shipped demo password, with a warning to change it.
+func (m *Main) logDemoSignIn() {
+	for _, mc := range m.Config.Merchants {
+		for _, u := range mc.Console {
+			if u.Password == shippedConsolePassword {
+				m.Logger.Warn("console demo sign-in: the password is the one in config.yaml; change it before real shoppers arrive",
+					"url", m.URL()+"/console/", "merchant", mc.ID, "user", u.Username)
+			}
+		}
+	}
 }
 
 // handler is the HTTP surface: each resource is served by the part of the
@@ -408,7 +428,13 @@ func (m *Main) Close() error {
 	var errs []error
 	if m.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), m.Config.Server.ShutdownTimeout)
-		errs = append(errs, m.server.Shutdown(ctx))
+		start := time.Now()
+		if err := m.server.Shutdown(ctx); err != nil {
+			m.Logger.Warn("in-flight requests cut off at server.shutdown_timeout", "timeout", m.Config.Server.ShutdownTimeout, "err", err)
+			errs = append(errs, err)
+		} else {
+			m.Logger.Info("in-flight requests finished; no longer listening", "took", time.Since(start).Round(time.Millisecond))
+		}
 		cancel()
 	} else if m.listener != nil {
 		errs = append(errs, m.listener.Close())
@@ -416,7 +442,9 @@ func (m *Main) Close() error {
 	if m.stop != nil {
 		m.stop()
 		m.schedule.stop()
+		m.Logger.Info("cron stopped: jobs under way finished, no new ones start")
 		m.workers.Wait()
+		m.Logger.Info("relay stopped: its last batch was finished")
 	}
 	if m.redis != nil {
 		errs = append(errs, m.redis.Close())

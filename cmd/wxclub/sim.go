@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/wxclub/wxclub/wechat/emulator"
 )
 
 // defaultShopper is the openid `wxclub sim` plays unless told otherwise;
@@ -26,7 +28,9 @@ actions:
   unfollow             unfollow it
   scan SCENE           scan a QR code as a follower
   say TEXT             send a text message
-  inbox                print the template messages the shopper received
+  inbox [--json]       print what the account sent the shopper, one line each
+                       (time, kind, template and keywords, or the text);
+                       --json prints the emulator's raw records
   redeliver            deliver the last message again, as WeChat retries
   group ACTION         speak in a WeChat group (wxclub sim group -h)`
 
@@ -43,6 +47,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	openid := fs.String("openid", defaultShopper, "the shopper's openid")
 	server := fs.String("server", "http://127.0.0.1:8080", "where the emulator is served (the service itself when api_base is emulator)")
 	scene := fs.String("scene", "", "QR scene for follow")
+	raw := fs.Bool("json", false, "inbox: print each message as the emulator's JSON record")
 	positional, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -53,7 +58,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	client := &simClient{base: strings.TrimRight(*server, "/") + "/emu", http: &http.Client{Timeout: 15 * time.Second}}
 	action, rest := positional[0], strings.Join(positional[1:], " ")
 	if action == "inbox" {
-		return client.inbox(ctx, stdout, *openid)
+		return client.inbox(ctx, stdout, *openid, *raw)
 	}
 	req := shopperRequest{Account: *merchant, OpenID: *openid, Action: action}
 	switch action {
@@ -113,8 +118,8 @@ func (c *simClient) act(ctx context.Context, stdout io.Writer, req shopperReques
 	return nil
 }
 
-func (c *simClient) inbox(ctx context.Context, stdout io.Writer, openid string) error {
-	var items []map[string]any
+func (c *simClient) inbox(ctx context.Context, stdout io.Writer, openid string, raw bool) error {
+	var items []json.RawMessage
 	if err := c.call(ctx, http.MethodGet, c.base+"/inbox?openid="+url.QueryEscape(openid), nil, &items); err != nil {
 		return err
 	}
@@ -122,10 +127,37 @@ func (c *simClient) inbox(ctx context.Context, stdout io.Writer, openid string) 
 		fmt.Fprintln(stdout, "(inbox empty)")
 	}
 	for _, item := range items {
-		line, _ := json.Marshal(item)
-		fmt.Fprintln(stdout, string(line))
+		if raw {
+			fmt.Fprintln(stdout, string(item))
+			continue
+		}
+		var msg emulator.InboxItem
+		if err := json.Unmarshal(item, &msg); err != nil {
+			return fmt.Errorf("sim: the emulator's inbox sent %s: %w", item, err)
+		}
+		fmt.Fprintln(stdout, inboxLine(msg))
 	}
 	return nil
+}
+
+// inboxLine is one message as a shopper would read it: when, what kind,
+// and a template's id with its keywords in the template's order, or the
+// text. What has neither (a card update) is shown as it arrived.
+func inboxLine(msg emulator.InboxItem) string {
+	line := msg.At.Format("2006-01-02 15:04:05") + "  " + msg.Kind
+	switch {
+	case msg.TemplateID != "":
+		line += "  " + msg.TemplateID
+		for _, k := range keywords(msg.Data) {
+			line += "  " + k.Key + "=" + k.Value
+		}
+	case msg.Content != "":
+		line += "  " + msg.Content
+	case msg.Card != nil:
+		card, _ := json.Marshal(msg.Card)
+		line += "  " + string(card)
+	}
+	return line
 }
 
 func (c *simClient) call(ctx context.Context, method, u string, body []byte, out any) error {
