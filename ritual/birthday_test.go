@@ -9,6 +9,7 @@ import (
 
 	"github.com/wxclub/wxclub/models"
 	"github.com/wxclub/wxclub/models/modelstest"
+	"github.com/wxclub/wxclub/ritual"
 	"github.com/wxclub/wxclub/ritual/ritualtest"
 )
 
@@ -106,5 +107,30 @@ func TestBirthdayToldInChat(t *testing.T) {
 			t.Fatalf("the code-bound buyer has %d points, want their 100 and no gift", got)
 		}
 		checkBalanced(t, db, m)
+	})
+}
+
+// An upgrade ceremony whose only step is the birthday, opened before the
+// member told 生日,
+// is met by any birthday but does not move the one told.
+func TestCeremonyDoesNotMoveTheBirthday(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		club, m := campaignClub(t, db, clock, func(m *ritual.Merchant) {
+			m.Membership.Levels[1].Ceremony = &ritual.CeremonyRule{Steps: []string{ritual.StepBirthday}, DeadlineDays: 7, OnDeadline: ritual.DeadlineGrant}
+		})
+		ctx := context.Background()
+		member := buyer(t, club, db, m, "CB1", 10000)
+		openid := ritualtest.RandomID("o")
+		mustHandle(t, club, m, scanEvent(clock, openid, "claim:"+member.ClaimCode, false))
+		mustHandle(t, club, m, text(clock, openid, member.Phone[7:], nextMsgID()))
+		mustOrder(t, club, m, order("CB2", member.Phone, 45000)) // qualifies for senior: the ceremony opens
+		mustHandle(t, club, m, text(clock, openid, "生日 0815", nextMsgID()))
+		if got := mustHandle(t, club, m, text(clock, openid, "1月1日", nextMsgID())); !strings.Contains(got, "仪式完成") {
+			t.Fatalf("birthday step = %q, want it met", got)
+		}
+		if got, err := db.Members().ByOpenID(ctx, m.ID, openid); err != nil || got.Birthday != "08-15" {
+			t.Fatalf("birthday after the ceremony step = %q (%v), want 08-15 kept", got.Birthday, err)
+		}
 	})
 }
