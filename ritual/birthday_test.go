@@ -111,8 +111,7 @@ func TestBirthdayToldInChat(t *testing.T) {
 }
 
 // An upgrade ceremony whose only step is the birthday, opened before the
-// member told 生日,
-// is met by any birthday but does not move the one told.
+// member told 生日, is met by any birthday but does not move the one told.
 func TestCeremonyDoesNotMoveTheBirthday(t *testing.T) {
 	clock := &ritualtest.Clock{}
 	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
