@@ -170,7 +170,10 @@ func (c *Chat) activate(ctx context.Context, tx *work, m *Merchant, member *Memb
 		return Reply{}, err
 	}
 	c.log.InfoContext(ctx, "member activated", "merchant", m.ID, "member", member.ID, "coupons", len(coupons))
-	return c.render(m, "reply.activated", map[string]any{"Gift": giftSummary(m), "Points": member.Points, "Coupons": couponLines(m, coupons)})
+	return c.render(m, "reply.activated", map[string]any{
+		"Gift": giftSummary(m), "Points": member.Points, "Coupons": couponLines(m, coupons),
+		"AskBirthday": m.Campaigns.Birthday != nil && member.Birthday == "", // asked once, here; 生日 in 帮助 after
+	})
 }
 
 // couponLines describes issued coupons for a reply: name, code and window.

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -75,4 +77,66 @@ func (c *Calendar) birthdayGift(ctx context.Context, m *Merchant, memberID int64
 		return c.enqueue(ctx, tx, m, member, PurposeBirthday, "birthday:"+ref, notice, c.clock())
 	})
 	return given, err
+}
+
+// birthdayChat answers 生日: it shows the birthday told, or stores the one
+// given in arg, once. Once told it cannot be changed in chat: a birthday
+// that could be moved would let a member pick the day of their gift. Only
+// an activated member may tell it; the gift is for the proven buyer, and a
+// WeChat user bound by a card's code alone is not that yet.
+func (c *Chat) birthdayChat(ctx context.Context, tx *work, m *Merchant, member *Member, arg string) (Reply, error) {
+	if member.Funnel.ActivatedAt == nil {
+		return c.render(m, "reply.birthday_activate_first", c.activationData(m, member))
+	}
+	data := map[string]any{"Birthday": birthdayShown(member.Birthday), "Gift": m.Campaigns.Birthday != nil}
+	if member.Birthday != "" {
+		return c.render(m, "reply.birthday_kept", data)
+	}
+	if arg == "" {
+		return c.render(m, "reply.birthday_how", nil)
+	}
+	birthday, ok := parseBirthdayArg(arg)
+	if !ok {
+		return c.render(m, "reply.birthday_unclear", map[string]any{"Text": arg})
+	}
+	member.Birthday = birthday
+	if err := tx.Members().Update(ctx, member); err != nil {
+		return Reply{}, err
+	}
+	c.log.InfoContext(ctx, "member told birthday", "merchant", m.ID, "member", member.ID)
+	data["Birthday"] = birthdayShown(birthday)
+	return c.render(m, "reply.birthday_saved", data)
+}
+
+// birthdayCommand reports whether content is the 生日 command and returns
+// what follows it: "生日", "生日 0815" and "生日0815" are, "生日快乐" is not.
+func birthdayCommand(content string) (string, bool) {
+	rest, ok := strings.CutPrefix(content, "生日")
+	if !ok {
+		return "", false
+	}
+	arg := strings.TrimSpace(rest)
+	if arg == "" || arg != rest || arg[0] >= '0' && arg[0] <= '9' {
+		return arg, true
+	}
+	return "", false
+}
+
+// parseBirthdayArg reads what follows 生日: anything parseBirthday reads,
+// and four digits "0815" as month and day.
+func parseBirthdayArg(s string) (string, bool) {
+	if fourDigits.MatchString(s) {
+		s = s[:2] + "-" + s[2:]
+	}
+	return parseBirthday(s)
+}
+
+// birthdayShown writes a stored birthday the way a shopper says it: "8月15日".
+func birthdayShown(b string) string {
+	if len(b) < 5 {
+		return b
+	}
+	month, _ := strconv.Atoi(b[len(b)-5 : len(b)-3])
+	day, _ := strconv.Atoi(b[len(b)-2:])
+	return fmt.Sprintf("%d月%d日", month, day)
 }

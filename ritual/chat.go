@@ -181,7 +181,7 @@ func (c *Chat) withCeremonyPrompt(ctx context.Context, tx *work, m *Merchant, me
 }
 
 // textReply answers a text message: a card's claim code, an activation
-// attempt, or one of the commands 帮助, 积分, 激活, 邀请, 兑换.
+// attempt, or one of the commands 帮助, 积分, 激活, 邀请, 兑换, 生日.
 func (c *Chat) textReply(ctx context.Context, tx *work, m *Merchant, member *Member, msg InboundMessage, content string) (Reply, error) {
 	if member.Funnel.ActivatedAt == nil {
 		if code, digits, ok := takeBackText(content); ok {
@@ -193,6 +193,9 @@ func (c *Chat) textReply(ctx context.Context, tx *work, m *Merchant, member *Mem
 		if reply, ok, err := c.tryActivate(ctx, tx, m, member, content); ok || err != nil {
 			return reply, err
 		}
+	}
+	if arg, ok := birthdayCommand(content); ok {
+		return c.birthdayChat(ctx, tx, m, member, arg)
 	}
 	command, arg, _ := strings.Cut(content, " ")
 	command = strings.ToLower(command)

@@ -56,7 +56,10 @@ func (c *Upgrades) ceremonyText(ctx context.Context, tx *work, m *Merchant, memb
 			step = s
 		case s == StepBirthday:
 			if birthday, ok := parseBirthday(text); ok {
-				member.Birthday, step = birthday, s
+				if member.Birthday == "" { // told once: a ceremony does not move the gift's day
+					member.Birthday = birthday
+				}
+				step = s
 			}
 		}
 	}
