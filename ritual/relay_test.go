@@ -385,3 +385,30 @@ func TestMergedPointsMessageSaysWhatHappened(t *testing.T) {
 		}
 	})
 }
+
+// TestPointsReasonNeverCutsAnOrderNumber: a reason too long for WeChat's
+// 20-character keyword loses the order number whole, never half of it.
+func TestPointsReasonNeverCutsAnOrderNumber(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		e := newRelayEnv(t, db, clock)
+		openid := e.follower()
+		mustOrder(t, e.club, e.m, buy(openid, "T1000123456", 18000))
+		clock.Advance(time.Hour)
+		if _, _, err := e.club.RecordRefund(context.Background(), e.m, ritual.RefundInput{OrderNo: "T1000123456", RefundNo: "RT1", AmountFen: 18000}); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Minute)
+		e.drain()
+		got := e.templates(openid)
+		if len(got) != 2 {
+			t.Fatalf("inbox has %d template messages, want the order's and the refund's", len(got))
+		}
+		want := map[string]string{"+180": "消费¥180.00得积分", "-180": "退款¥180.00扣回积分"} // the order number dropped whole
+		for _, msg := range got {
+			if reason := msg.Data["thing1"]; reason != want[msg.Data["character_string2"]] {
+				t.Errorf("the %s message's reason = %q, want %q", msg.Data["character_string2"], reason, want[msg.Data["character_string2"]])
+			}
+		}
+	})
+}
