@@ -129,6 +129,9 @@ func (c *changer) mergeNotice(ctx context.Context, tx *work, prev *OutboxMessage
 func mergedReason(largest MergedChange, changes int) string {
 	tail := fmt.Sprintf(" %+d等%d笔", largest.Delta, changes)
 	room := templates.MaxFieldRunes - utf8.RuneCountInString(tail)
+	if room < 2 { // a huge change: its points say more than a cut reason
+		return fmt.Sprintf("%+d等%d笔", largest.Delta, changes)
+	}
 	return templates.Shorten(largest.Reason, room) + tail
 }
 

@@ -68,6 +68,8 @@ func Shorten(value string, max int) string {
 	runes := []rune(value)
 	if len(runes) <= max {
 		return value
+	} else if max < 1 {
+		return ""
 	}
 	for {
 		open, close := lastAside(runes)
