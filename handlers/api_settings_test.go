@@ -193,3 +193,40 @@ func TestSettingsAPINamesTheNestedField(t *testing.T) {
 		}
 	})
 }
+
+// A merchant can keep members' names out of group announcements; the
+// switch reads back, and anything but a boolean is refused by name.
+func TestSettingsAPIAnonymousAnnouncements(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		e := newEnv(t, db, clock, ritual.ModeSafe, 5*time.Minute)
+		groups := func() map[string]any {
+			r := e.settingsCall("GET", "/groups", e.apiKey, "", "")
+			var got struct {
+				Value map[string]any `json:"value"`
+			}
+			if r.status != 200 || json.Unmarshal([]byte(r.body), &got) != nil {
+				t.Fatalf("GET groups: %d %s", r.status, r.body)
+			}
+			return got.Value
+		}
+		value := groups()
+		if value["anonymous_announcements"] != false {
+			t.Fatalf("groups = %v, want anonymous_announcements false by default", value)
+		}
+		value["anonymous_announcements"] = "yes"
+		body, _ := json.Marshal(value)
+		r := e.settingsCall("PUT", "/groups", e.apiKey, string(body), "")
+		if got := decode(t, r); r.status != 422 || got["error"].(map[string]any)["field"] != "groups.anonymous_announcements" {
+			t.Fatalf("PUT a string: %d %s, want 422 naming groups.anonymous_announcements", r.status, r.body)
+		}
+		value["anonymous_announcements"] = true
+		body, _ = json.Marshal(value)
+		if r := e.settingsCall("PUT", "/groups", e.apiKey, string(body), ""); r.status != 200 {
+			t.Fatalf("PUT true: %d %s", r.status, r.body)
+		}
+		if got := groups(); got["anonymous_announcements"] != true {
+			t.Fatalf("groups after the change = %v", got)
+		}
+	})
+}

@@ -39,13 +39,16 @@ func (groupSenderRow) TableName() string { return "group_senders" }
 // groupStore implements ritual.GroupStore.
 type groupStore struct{ db *gorm.DB }
 
-func (s groupStore) GroupsOfMember(ctx context.Context, merchantID string, memberID int64) ([]string, error) {
-	var ids []string
+func (s groupStore) GroupsOfMember(ctx context.Context, merchantID string, memberID int64) ([]ritual.MemberInGroup, error) {
+	var rows []ritual.MemberInGroup
+	// A member links one sender id, and (merchant, group, sender) is unique
+	// in group_senders: one row per group.
 	err := s.db.WithContext(ctx).Table("group_senders AS s").
+		Select("s.group_id, s.sender_id, s.nickname").
 		Joins("JOIN group_links AS l ON l.merchant_id = s.merchant_id AND l.sender_id = s.sender_id").
 		Where("s.merchant_id = ? AND l.member_id = ?", merchantID, memberID).
-		Distinct("s.group_id").Order("s.group_id").Pluck("s.group_id", &ids).Error
-	return ids, translate(err, "list the member's groups")
+		Order("s.group_id").Scan(&rows).Error
+	return rows, translate(err, "list the member's groups")
 }
 
 // Seen writes only what changed: the group's row is written when it is
@@ -151,6 +154,7 @@ func (s groupStore) Senders(ctx context.Context, merchantID, groupID string) ([]
 func (s groupStore) Board(ctx context.Context, merchantID, groupID string, from, to time.Time, limit int) ([]ritual.GroupBoardRow, error) {
 	var rows []struct {
 		MemberID int64
+		SenderID string
 		Nickname string
 		Points   int64
 	}
@@ -158,14 +162,14 @@ func (s groupStore) Board(ctx context.Context, merchantID, groupID string, from,
 		Where("merchant_id = ? AND delta > 0 AND source <> ? AND created_at >= ? AND created_at < ?", merchantID, ritual.SourceLeaderboard, from.UTC(), to.UTC()).
 		Group("member_id")
 	err := s.db.WithContext(ctx).Table("group_senders AS s").
-		Select("l.member_id, s.nickname, e.points").
+		Select("l.member_id, s.sender_id, s.nickname, e.points").
 		Joins("JOIN group_links AS l ON l.merchant_id = s.merchant_id AND l.sender_id = s.sender_id").
 		Joins("JOIN (?) AS e ON e.member_id = l.member_id", earned).
 		Where("s.merchant_id = ? AND s.group_id = ?", merchantID, groupID).
 		Order("e.points DESC, l.member_id").Limit(limit).Scan(&rows).Error
 	out := make([]ritual.GroupBoardRow, len(rows))
 	for i, r := range rows {
-		out[i] = ritual.GroupBoardRow{MemberID: r.MemberID, Nickname: r.Nickname, Points: r.Points}
+		out[i] = ritual.GroupBoardRow{MemberID: r.MemberID, SenderID: r.SenderID, Nickname: r.Nickname, Points: r.Points}
 	}
 	return out, translate(err, "rank the group")
 }

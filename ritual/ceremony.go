@@ -214,13 +214,16 @@ func (c *changer) completeCeremony(ctx context.Context, tx *work, ch *memberChan
 	if lv.Ceremony == nil || !lv.Ceremony.Announce {
 		return nil
 	}
-	return c.announceInGroups(ctx, tx, m, member, fmt.Sprintf("ceremony:%d", cer.ID),
-		fmt.Sprintf("🎉 恭喜一位群友完成升级仪式，成为「%s」！专属权益：%s", lv.Nickname, lv.Right.Title))
+	return c.announceInGroups(ctx, tx, m, member, fmt.Sprintf("ceremony:%d", cer.ID), func(who string) string {
+		return fmt.Sprintf("🎉 恭喜%s完成升级仪式，成为「%s」！专属权益：%s", who, lv.Nickname, lv.Right.Title)
+	})
 }
 
-// announceInGroups posts text to every group the member speaks in,
-// through the outbox and the merchant's group bridge.
-func (c *changer) announceInGroups(ctx context.Context, tx *work, m *Merchant, member *Member, ref, text string) error {
+// announceInGroups posts text(who) to every group the member speaks in,
+// through the outbox and the merchant's group bridge. who is how the group
+// knows the member there, or "一位群友" when the merchant keeps
+// announcements anonymous.
+func (c *changer) announceInGroups(ctx context.Context, tx *work, m *Merchant, member *Member, ref string, text func(who string) string) error {
 	if !m.Groups.Enabled() || m.Groups.CallbackURL == "" {
 		return nil
 	}
@@ -230,9 +233,13 @@ func (c *changer) announceInGroups(ctx context.Context, tx *work, m *Merchant, m
 	}
 	now := c.clock()
 	for _, g := range groups {
+		who := "一位群友"
+		if !m.Groups.AnonymousAnnouncements {
+			who = groupName(g.Nickname, g.SenderID, MaxNicknameLen)
+		}
 		_, err := tx.Outbox().Enqueue(ctx, &OutboxMessage{
-			MerchantID: m.ID, MemberID: member.ID, Purpose: PurposeGroupPost, Reference: ref + ":" + keyPart(g),
-			Notice: Notice{Reason: text, Group: g, At: now}, Status: OutboxPending, NextAttemptAt: now, CreatedAt: now,
+			MerchantID: m.ID, MemberID: member.ID, Purpose: PurposeGroupPost, Reference: ref + ":" + keyPart(g.GroupID),
+			Notice: Notice{Reason: text(who), Group: g.GroupID, At: now}, Status: OutboxPending, NextAttemptAt: now, CreatedAt: now,
 		})
 		if err != nil {
 			return err

@@ -249,7 +249,7 @@ func (c *Chat) pointsReply(ctx context.Context, tx *work, m *Merchant, member *M
 	if err != nil {
 		return Reply{}, err
 	}
-	entries, err := tx.Ledger().Entries(ctx, member.ID, 0, 3)
+	entries, err := tx.Ledger().Entries(ctx, member.ID, 0, pointsListed)
 	if err != nil {
 		return Reply{}, err
 	}
@@ -274,6 +274,10 @@ func (c *Chat) pointsReply(ctx context.Context, tx *work, m *Merchant, member *M
 	}
 	return Reply{Text: text}, nil
 }
+
+// pointsListed is how many recent changes 积分 lists: as many as one
+// merged points message can carry, so every change it counts can be seen.
+const pointsListed = 5
 
 type pointsData struct {
 	Merchant string

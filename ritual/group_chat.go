@@ -2,6 +2,7 @@ package ritual
 
 import (
 	"context"
+	"crypto/sha256"
 	"strings"
 	"time"
 )
@@ -48,10 +49,24 @@ type groupTurn struct {
 
 // nickname is how the sender is called in replies.
 func (t *groupTurn) nickname() string {
-	if n := strings.TrimSpace(t.msg.Sender.Nickname); n != "" {
-		return clip(n, MaxNicknameLen)
+	return groupName(t.msg.Sender.Nickname, t.msg.Sender.ID, MaxNicknameLen)
+}
+
+// groupName is how a group member is called in front of the group: their
+// group nickname, at most n runes, or, when the bridge sent none, "群友"
+// and a short tag drawn from their sender id. The id itself is the
+// bridge's (often the WeChat id) and is never shown; the tag keeps two
+// unnamed people on one board apart and stays the same week to week.
+func groupName(nickname, senderID string, n int) string {
+	if name := strings.TrimSpace(nickname); name != "" {
+		return clip(name, n)
 	}
-	return "群友"
+	if senderID == "" {
+		return "群友"
+	}
+	sum := sha256.Sum256([]byte("wxclub group name\x00" + senderID))
+	const letters, alnum = "ABCDEFGHJKLMNPQRSTUVWXYZ", "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+	return "群友" + string(letters[int(sum[0])%len(letters)]) + string(alnum[int(sum[1])%len(alnum)])
 }
 
 // clip shortens s to at most n runes.
@@ -216,11 +231,7 @@ func (c *GroupChat) boardInGroup(ctx context.Context, tx *work, t *groupTurn) (R
 	}
 	places := make([]boardPlace, len(rows))
 	for i, r := range rows {
-		name := clip(strings.TrimSpace(r.Nickname), 16)
-		if name == "" {
-			name = "群友"
-		}
-		places[i] = boardPlace{Rank: i + 1, Nickname: name, Points: r.Points}
+		places[i] = boardPlace{Rank: i + 1, Nickname: groupName(r.Nickname, r.SenderID, 16), Points: r.Points}
 	}
 	return c.render(t.m, "group.board", map[string]any{"Week": from.Format("01-02"), "Places": places})
 }

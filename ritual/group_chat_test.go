@@ -725,3 +725,84 @@ func TestSyncTagThroughWeChat(t *testing.T) {
 		}
 	})
 }
+
+// sayUnnamed has sender write text with no nickname, as some bridges do.
+func (e *groupEnv) sayUnnamed(sender, text string) string {
+	e.t.Helper()
+	replies, err := e.club.HandleGroupMessage(context.Background(), e.m, e.message(nextGroupMsgID(), sender, "", text))
+	if err != nil {
+		e.t.Fatalf("%s says %q: %v", sender, text, err)
+	}
+	return joinReplies(replies)
+}
+
+// TestGroupNeverShowsTheSenderID: when the bridge sends no nickname, the
+// group reads "群友" and a short tag, the same each time and different for
+// two people, never the bridge's sender id (often the WeChat id).
+func TestGroupNeverShowsTheSenderID(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		e := newGroupEnv(t, db, clock, func(m *ritual.Merchant) { m.SignIn.Points = 0 })
+		alice := e.linked("wx_alice")
+		bob := e.linked("wx_bob")
+		mustOrder(t, e.club, e.m, ritual.OrderInput{OrderNo: ritualtest.RandomID("n"), OpenID: alice, AmountFen: 5000})
+		mustOrder(t, e.club, e.m, ritual.OrderInput{OrderNo: ritualtest.RandomID("n"), OpenID: bob, AmountFen: 3000})
+
+		signIn := e.sayUnnamed("wx_alice", "签到")
+		e.sayUnnamed("wx_bob", "大家好")
+		board := e.sayUnnamed("wx_bob", "排行")
+		for _, got := range []string{signIn, board} {
+			if strings.Contains(got, "wx_") || strings.Contains(got, "昵称") {
+				t.Fatalf("the group is shown %q", got)
+			}
+		}
+		tag := regexp.MustCompile(`群友[A-Z0-9]{2}`)
+		who := tag.FindString(signIn)
+		if who == "" || !strings.HasPrefix(signIn, "@"+who+" ") {
+			t.Fatalf("签到 without a nickname = %q, want @群友 and a tag", signIn)
+		}
+		places := tag.FindAllString(board, -1)
+		if len(places) != 2 || places[0] != who || places[1] == who {
+			t.Fatalf("board = %q, want alice as %s first and bob under another tag", board, who)
+		}
+		if again := e.sayUnnamed("wx_alice", "签到"); !strings.HasPrefix(again, "@"+who+" ") {
+			t.Fatalf("alice's tag changed: %q, was %s", again, who)
+		}
+	})
+}
+
+// TestCeremonyAnnouncementNamesTheMember: the group hears who completed
+// the ceremony, by their group nickname; a merchant who keeps
+// announcements anonymous gets "一位群友".
+func TestCeremonyAnnouncementNamesTheMember(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		for _, anonymous := range []bool{false, true} {
+			e := newGroupEnv(t, db, clock, func(m *ritual.Merchant) {
+				m.Groups.CallbackURL = "http://bridge.example/callback"
+				m.Groups.AnonymousAnnouncements = anonymous
+				m.Membership.Levels[1].Ceremony = &ritual.CeremonyRule{
+					Steps: []string{ritual.StepGroupSignIn}, DeadlineDays: 7, Announce: true, OnDeadline: ritual.DeadlineWait,
+				}
+			})
+			openid := e.linked("wx_cer")
+			mustOrder(t, e.club, e.m, ritual.OrderInput{OrderNo: ritualtest.RandomID("AN"), OpenID: openid, AmountFen: 30000})
+			mustOrder(t, e.club, e.m, ritual.OrderInput{OrderNo: ritualtest.RandomID("AN"), OpenID: openid, AmountFen: 20000})
+			e.say("wx_cer", "签到")
+			msgs, _ := db.Outbox().ForMember(context.Background(), e.member(openid).ID, 50)
+			var post string
+			for _, msg := range msgs {
+				if msg.Purpose == ritual.PurposeGroupPost && msg.Notice.Group == e.group {
+					post = msg.Notice.Reason
+				}
+			}
+			want, not := "恭喜昵称wx_cer完成升级仪式", "一位群友"
+			if anonymous {
+				want, not = "恭喜一位群友完成升级仪式", "昵称wx_cer"
+			}
+			if !strings.Contains(post, want) || strings.Contains(post, not) {
+				t.Fatalf("anonymous=%v: the group post = %q, want %q", anonymous, post, want)
+			}
+		}
+	})
+}

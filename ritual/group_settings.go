@@ -22,6 +22,10 @@ type Groups struct {
 	// ShowBalances lets 积分 in a group answer with the balance in public;
 	// off, the balance goes to the member privately.
 	ShowBalances bool `json:"show_balances"`
+	// AnonymousAnnouncements keeps members' names out of the posts wxclub
+	// makes in their groups (a completed ceremony reads "恭喜一位群友…");
+	// off, a post names the member by their group nickname.
+	AnonymousAnnouncements bool `json:"anonymous_announcements"`
 }
 
 // Enabled reports whether the merchant has a group bridge.

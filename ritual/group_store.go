@@ -8,9 +8,10 @@ import (
 // GroupStore stores what wxclub knows of a merchant's groups: the groups,
 // who speaks in them, and the boards and audiences drawn from them.
 type GroupStore interface {
-	// GroupsOfMember returns the ids of the groups where the member's linked
-	// group identity has spoken, for announcements.
-	GroupsOfMember(ctx context.Context, merchantID string, memberID int64) ([]string, error)
+	// GroupsOfMember returns the groups where the member's linked group
+	// identity has spoken, with how they are called there, for
+	// announcements; ordered by group id.
+	GroupsOfMember(ctx context.Context, merchantID string, memberID int64) ([]MemberInGroup, error)
 
 	// Seen records that sender wrote in group at t: the group is created
 	// (first seen at t) or renamed, the sender created or given their
@@ -199,9 +200,19 @@ type ActivityEntry struct {
 	JoinedAt   time.Time
 }
 
+// MemberInGroup is a group a member's linked identity speaks in, and the
+// nickname the bridge last reported for them there.
+type MemberInGroup struct {
+	GroupID  string
+	SenderID string
+	Nickname string
+}
+
 // GroupBoardRow is one member's line on a group's weekly leaderboard.
+// SenderID is set on a group's board, empty on the store-wide one.
 type GroupBoardRow struct {
 	MemberID int64
+	SenderID string
 	Nickname string
 	Points   int64
 }

@@ -90,11 +90,7 @@ func (c *Calendar) postBoard(ctx context.Context, m *Merchant, groupID, week str
 	var b strings.Builder
 	fmt.Fprintf(&b, "🏆 本周（%s起）积分榜奖励已发放：", week[5:])
 	for i, r := range rows {
-		name := strings.TrimSpace(r.Nickname)
-		if name == "" {
-			name = "群友"
-		}
-		fmt.Fprintf(&b, "\n第%d名 %s %d分 +%d积分", i+1, name, r.Points, m.Campaigns.Leaderboard.Rewards[i])
+		fmt.Fprintf(&b, "\n第%d名 %s %d分 +%d积分", i+1, groupName(r.Nickname, r.SenderID, 16), r.Points, m.Campaigns.Leaderboard.Rewards[i])
 	}
 	if len(overall) > 0 {
 		fmt.Fprintf(&b, "\n全店前%d名也已获奖。", len(overall))

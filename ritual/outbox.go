@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"time"
+	"unicode/utf8"
+
+	"github.com/wxclub/wxclub/templates"
 )
 
 // OutboxStatus is where a message stands.
@@ -47,14 +50,17 @@ type OutboxMessage struct {
 // Notice is what a message says, kept as data and rendered into the
 // merchant's template when it is sent, so merged changes read as one.
 type Notice struct {
-	Delta   int64     `json:"delta,omitempty"`
-	Balance int64     `json:"balance,omitempty"`
-	Reason  string    `json:"reason,omitempty"`
-	Changes int       `json:"changes,omitempty"` // points changes merged into this notice
-	From    string    `json:"from,omitempty"`    // level key before
-	To      string    `json:"to,omitempty"`      // level key after
-	Group   string    `json:"group,omitempty"`   // the group a group post goes to
-	At      time.Time `json:"at"`
+	Delta   int64  `json:"delta,omitempty"`
+	Balance int64  `json:"balance,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	Changes int    `json:"changes,omitempty"` // points changes merged into this notice
+	// Largest is the merged change that moved the most points, named in
+	// the merged message; nil until a second change merges in.
+	Largest *MergedChange `json:"largest,omitempty"`
+	From    string        `json:"from,omitempty"`  // level key before
+	To      string        `json:"to,omitempty"`    // level key after
+	Group   string        `json:"group,omitempty"` // the group a group post goes to
+	At      time.Time     `json:"at"`
 }
 
 // pointsMergeDelay is how long a points message waits for more changes to
@@ -84,16 +90,56 @@ func (c *changer) announcePoints(ctx context.Context, tx *work, m *Merchant, mem
 	return c.enqueue(ctx, tx, m, member, PurposePointsChanged, fmt.Sprintf("entry:%d", e.ID), notice, now.Add(pointsMergeDelay))
 }
 
+// maxMergedChanges caps how many changes one points message carries, so
+// 积分 (which lists at least that many recent changes) shows them all.
+const maxMergedChanges = pointsListed
+
+// MergedChange is one points change inside a merged message.
+type MergedChange struct {
+	Delta  int64  `json:"delta"`
+	Reason string `json:"reason"`
+}
+
+// mergeNotice folds n into prev. The merged message names its largest
+// change and how many there are ("兑换10元券 -300等3笔"), since a bare
+// total hides a redemption behind a gift; the member sees the rest with
+// 积分.
 func (c *changer) mergeNotice(ctx context.Context, tx *work, prev *OutboxMessage, n Notice, now time.Time) (bool, error) {
 	merged := prev.Notice
+	if merged.Changes >= maxMergedChanges {
+		return false, nil
+	}
+	if merged.Largest == nil {
+		merged.Largest = &MergedChange{Delta: merged.Delta, Reason: merged.Reason}
+	}
+	if abs(n.Delta) > abs(merged.Largest.Delta) {
+		merged.Largest = &MergedChange{Delta: n.Delta, Reason: n.Reason}
+	}
 	merged.Delta += n.Delta
 	merged.Balance = n.Balance
 	merged.Changes += n.Changes
 	merged.At = n.At
-	if merged.Changes > 1 {
-		merged.Reason = fmt.Sprintf("%d笔积分变动", merged.Changes)
-	}
+	merged.Reason = mergedReason(*merged.Largest, merged.Changes)
 	return tx.Outbox().MergeInto(ctx, prev.ID, merged, now)
+}
+
+// mergedReason says a merged message's largest change and the count in one
+// template keyword: the reason gives way (never mid identifier) to the
+// points and the count.
+func mergedReason(largest MergedChange, changes int) string {
+	tail := fmt.Sprintf(" %+d等%d笔", largest.Delta, changes)
+	room := templates.MaxFieldRunes - utf8.RuneCountInString(tail)
+	if room < 2 { // a huge change: its points say more than a cut reason
+		return fmt.Sprintf("%+d等%d笔", largest.Delta, changes)
+	}
+	return templates.Shorten(largest.Reason, room) + tail
+}
+
+func abs(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
 }
 
 // recordMerged keeps the merged change's own key in the outbox, so it is

@@ -172,8 +172,8 @@ func TestPointsChangesMergeButLevelChangesDoNot(t *testing.T) {
 		if points.TemplateID != "TPL_POINTS" {
 			points, level = level, points
 		}
-		if points.Data["character_string2"] != "+510" || points.Data["character_string3"] != "510" || points.Data["thing1"] != "3笔积分变动" {
-			t.Fatalf("merged points message = %+v, want +510 over 3 changes", points.Data)
+		if points.Data["character_string2"] != "+510" || points.Data["character_string3"] != "510" || points.Data["thing1"] != "消费¥300.00得积分 +300等3笔" {
+			t.Fatalf("merged points message = %+v, want +510 over 3 changes, naming the largest", points.Data)
 		}
 		if level.TemplateID != "TPL_LEVEL" || level.Data["thing2"] != "茶友" {
 			t.Fatalf("level message = %+v", level)
@@ -337,6 +337,77 @@ func TestStaleWaitingMessagesAreNotSentMonthsLater(t *testing.T) {
 		for _, m := range e.outbox(openid) {
 			if m.Status == ritual.OutboxFailed && !strings.Contains(m.LastError, "stale") {
 				t.Errorf("stale message failed without saying why: %+v", m)
+			}
+		}
+	})
+}
+
+// TestMergedPointsMessageSaysWhatHappened: changes close together reach
+// the member as one message that names the largest (a refund hidden among
+// small earnings) and how many there were, cuts no order number in half,
+// and 积分 then lists every change it counted.
+func TestMergedPointsMessageSaysWhatHappened(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		e := newRelayEnv(t, db, clock)
+		openid := e.follower()
+		mustOrder(t, e.club, e.m, buy(openid, "T1000123456", 18000))
+		e.drain()
+		clock.Advance(time.Hour)
+
+		mustOrder(t, e.club, e.m, buy(openid, "B1", 1000))
+		if _, _, err := e.club.RecordRefund(context.Background(), e.m, ritual.RefundInput{OrderNo: "T1000123456", RefundNo: "RT1", AmountFen: 18000}); err != nil {
+			t.Fatal(err)
+		}
+		mustOrder(t, e.club, e.m, buy(openid, "C1", 500))
+		mustOrder(t, e.club, e.m, buy(openid, "D1", 300))
+		mustOrder(t, e.club, e.m, buy(openid, "E1", 200))
+		clock.Advance(time.Minute)
+		e.drain()
+		got := e.templates(openid)
+		if len(got) != 2 {
+			t.Fatalf("inbox has %d template messages, want the first order's and one merged: %+v", len(got), got)
+		}
+		merged := got[1].Data
+		reason := merged["thing1"]
+		if merged["character_string2"] != "-160" || !strings.HasPrefix(reason, "退款¥180.00") || !strings.HasSuffix(reason, " -180等5笔") {
+			t.Fatalf("merged message = %+v, want the refund named (-180), 5 changes, -160 in all", merged)
+		}
+		if utf8.RuneCountInString(reason) > 20 || strings.Contains(reason, "（") || strings.Contains(reason, "…1") {
+			t.Fatalf("reason %q is over 20 characters or cuts the order number", reason)
+		}
+
+		reply := mustHandle(t, e.club, e.m, text(clock, openid, "积分", nextMsgID()))
+		for _, want := range []string{"订单B1", "退款¥180.00", "订单C1", "订单D1", "订单E1"} {
+			if !strings.Contains(reply, want) {
+				t.Errorf("积分 = %q, does not list %s", reply, want)
+			}
+		}
+	})
+}
+
+// TestPointsReasonNeverCutsAnOrderNumber: a reason too long for WeChat's
+// 20-character keyword loses the order number whole, never half of it.
+func TestPointsReasonNeverCutsAnOrderNumber(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		e := newRelayEnv(t, db, clock)
+		openid := e.follower()
+		mustOrder(t, e.club, e.m, buy(openid, "T1000123456", 18000))
+		clock.Advance(time.Hour)
+		if _, _, err := e.club.RecordRefund(context.Background(), e.m, ritual.RefundInput{OrderNo: "T1000123456", RefundNo: "RT1", AmountFen: 18000}); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Minute)
+		e.drain()
+		got := e.templates(openid)
+		if len(got) != 2 {
+			t.Fatalf("inbox has %d template messages, want the order's and the refund's", len(got))
+		}
+		want := map[string]string{"+180": "消费¥180.00得积分", "-180": "退款¥180.00扣回积分"} // the order number dropped whole
+		for _, msg := range got {
+			if reason := msg.Data["thing1"]; reason != want[msg.Data["character_string2"]] {
+				t.Errorf("the %s message's reason = %q, want %q", msg.Data["character_string2"], reason, want[msg.Data["character_string2"]])
 			}
 		}
 	})

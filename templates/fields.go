@@ -52,14 +52,76 @@ func CheckFieldTemplate(text string) error {
 }
 
 // FitField makes value one line of at most MaxFieldRunes characters,
-// ending in "…" when it had to be cut.
+// shortened as Shorten does.
 func FitField(value string) string {
 	value = strings.Join(strings.FieldsFunc(value, func(r rune) bool { return r == '\n' || r == '\r' }), " ")
-	value = strings.TrimSpace(value)
-	if r := []rune(value); len(r) > MaxFieldRunes {
-		return string(r[:MaxFieldRunes-1]) + "…"
+	return Shorten(strings.TrimSpace(value), MaxFieldRunes)
+}
+
+// Shorten makes value at most max runes without cutting an identifier (an
+// order number, an amount: a run of ASCII letters, digits and ¥.-_#/), so
+// a shopper never reads half an order number as a whole one. It first
+// drops bracketed asides that hold one ("（订单T1001）"), last first, then
+// cuts between words and ends in "…". Only a single identifier longer
+// than max is cut inside.
+func Shorten(value string, max int) string {
+	runes := []rune(value)
+	if len(runes) <= max {
+		return value
+	} else if max < 1 {
+		return ""
 	}
-	return value
+	for {
+		open, close := lastAside(runes)
+		if open < 0 {
+			break
+		}
+		runes = []rune(strings.TrimSpace(string(runes[:open]) + string(runes[close+1:])))
+		if len(runes) <= max {
+			return string(runes)
+		}
+	}
+	cut := 0
+	for i := 0; i < len(runes) && i < max; {
+		j := i + 1
+		for isIDRune(runes[i]) && j < len(runes) && isIDRune(runes[j]) {
+			j++
+		}
+		if j > max-1 {
+			break
+		}
+		cut, i = j, j
+	}
+	if cut == 0 {
+		cut = max - 1 // one identifier longer than the field: nothing else to keep
+	}
+	return strings.TrimRight(string(runes[:cut]), " （(") + "…"
+}
+
+// lastAside finds the last bracketed part of runes that holds an
+// identifier; -1 when there is none.
+func lastAside(runes []rune) (open, close int) {
+	close = -1
+	for i := len(runes) - 1; i >= 0; i-- {
+		switch runes[i] {
+		case '）', ')':
+			close = i
+		case '（', '(':
+			if close > i {
+				for _, r := range runes[i+1 : close] {
+					if isIDRune(r) {
+						return i, close
+					}
+				}
+			}
+			close = -1
+		}
+	}
+	return -1, -1
+}
+
+func isIDRune(r rune) bool {
+	return r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)) || strings.ContainsRune("¥.-_#/…", r)
 }
 
 // defaultFields returns the shipped field templates of purpose, named

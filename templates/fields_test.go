@@ -64,3 +64,22 @@ func TestBadFieldTemplate(t *testing.T) {
 		t.Fatal("a field naming unknown data rendered")
 	}
 }
+
+func TestShortenKeepsIdentifiersWhole(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"退款¥180.00扣回积分（订单…123456）", 20, "退款¥180.00扣回积分"},
+		{"退款扣回积分 T10001234567890 多余文字", 20, "退款扣回积分…"},
+		{"兑换10元券", 20, "兑换10元券"},
+		{"T100012345678901234567890", 20, "T100012345678901234…"},
+		{"退款¥180.00扣回积分", 0, ""},
+		{"退款¥180.00扣回积分", 1, "…"},
+	} {
+		if got := templates.Shorten(tc.in, tc.max); got != tc.want {
+			t.Errorf("Shorten(%q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
+		}
+	}
+}

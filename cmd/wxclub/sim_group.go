@@ -32,7 +32,7 @@ func runSimGroup(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	group := fs.String("group", "demo-group", "the group's id")
 	groupName := fs.String("group-name", "", "the group's name")
 	sender := fs.String("sender", "wxid_demo_member", "the sender's id in the bridge")
-	nickname := fs.String("nickname", "", "the sender's nickname in the group (default: the sender id)")
+	nickname := fs.String("nickname", "", "the sender's nickname in the group (default: none, as when a bridge sends none)")
 	atBot := fs.Bool("at", false, "the message @-mentions the bot")
 	msgID := fs.String("msg-id", "", "the bridge's message id (default: a fresh one; repeat one to redeliver)")
 	positional, err := fs.parse(args)
@@ -48,9 +48,6 @@ func runSimGroup(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	case "say":
 		if text == "" {
 			return fs.usageErrorf("sim group: say needs the text")
-		}
-		if *nickname == "" {
-			*nickname = *sender
 		}
 		req := simGroupSay{
 			Merchant: *merchant, GroupID: *group, GroupName: *groupName, Text: text, AtBot: *atBot, MsgID: *msgID,
