@@ -61,9 +61,13 @@ func (c *Calendar) birthdayGift(ctx context.Context, m *Merchant, memberID int64
 				return err
 			}
 			if r, ok := findReward(m.Rewards, j.Coupon); ok {
-				if _, err := c.issueCoupon(ctx, tx, m, member, r, CouponFromCampaign, "birthday:"+ref, ch.now); err != nil && err != errCouponIssued {
+				cp, err := c.issueCoupon(ctx, tx, m, member, r, CouponFromCampaign, "birthday:"+ref, ch.now)
+				if err == errCouponIssued {
+					return nil // issued and told before
+				} else if err != nil {
 					return err
 				}
+				return c.tellCoupon(ctx, tx, m, member, cp, ch.now) // the birthday message tells only the points
 			}
 			return nil
 		})

@@ -119,6 +119,25 @@ func TestMemberDay(t *testing.T) {
 	})
 }
 
+func TestBirthdayCouponIsTold(t *testing.T) {
+	start := time.Date(2026, 5, 19, 12, 0, 0, 0, shanghai)
+	clock := ritualtest.NewClock(start)
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		clock.Set(start)
+		club, m := campaignClub(t, db, clock, func(m *ritual.Merchant) {
+			m.Activation.Method = ritual.ActivateBirthday
+			m.Campaigns.Birthday.Coupon = "cash-10"
+		})
+		openid := ritualtest.RandomID("o")
+		mustHandle(t, club, m, subscribe(clock, openid, ""))
+		mustHandle(t, club, m, text(clock, openid, "5月20日", nextMsgID()))
+		job := campaignJob(t, club, m, "birthday")
+		clock.Set(time.Date(2026, 5, 20, 9, 0, 0, 0, shanghai))
+		run(t, club, job, clock.Now(), "a")
+		couponTold(t, club, db, m, openid, ritual.CouponFromCampaign)
+	})
+}
+
 func TestBirthdayGiftOnceAYear(t *testing.T) {
 	start := time.Date(2026, 5, 19, 12, 0, 0, 0, shanghai)
 	clock := ritualtest.NewClock(start)

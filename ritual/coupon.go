@@ -205,6 +205,19 @@ func (c *changer) grantGiftCoupons(ctx context.Context, tx *work, m *Merchant, m
 	return out, nil
 }
 
+// tellCoupon queues the coupon_issued message for cp in the transaction
+// that issued it: a member hears of every coupon they receive, whatever
+// gave it. The template message has two lines to say it all: the product,
+// and (as its time) the end of the window, which opens as it arrives.
+func (c *changer) tellCoupon(ctx context.Context, tx *work, m *Merchant, member *Member, cp *Coupon, now time.Time) error {
+	r, ok := findReward(m.Rewards, cp.RewardKey)
+	if !ok {
+		r = Reward{Product: cp.RewardKey}
+	}
+	notice := Notice{Reason: r.Product, Balance: member.Points, At: cp.ValidUntil}
+	return c.enqueue(ctx, tx, m, member, PurposeCouponIssued, "coupon:"+cp.Code, notice, now)
+}
+
 // Coupons returns the member's coupons, newest first.
 func (c *Shop) Coupons(ctx context.Context, m *Merchant, openidOrPhone string) ([]*Coupon, error) {
 	member, err := findMember(ctx, c.store, m, openidOrPhone)

@@ -86,7 +86,7 @@ type TemplateRef struct {
 const (
 	PurposePointsChanged = "points_changed"
 	PurposeLevelChanged  = "level_changed"
-	PurposeCouponIssued  = "coupon_issued" // a coupon redeemed with points or given as a gift
+	PurposeCouponIssued  = "coupon_issued" // a coupon redeemed with points, or a level's or birthday's reward
 	PurposeGiftGranted   = "gift_granted"  // the new-member gift pack, on activation
 	PurposeCeremony      = "ceremony"      // an upgrade ceremony opened, is about to expire, or closed
 

@@ -83,7 +83,8 @@ func (c *changer) changeLevel(ctx context.Context, tx *work, ch *memberChange, t
 }
 
 // payEntryReward pays a level's ceremony reward for one promotion (the
-// level change's id keys it, so winning a level back pays again).
+// level change's id keys it, so winning a level back pays again), and
+// tells the member of the coupon in it.
 func (c *changer) payEntryReward(ctx context.Context, tx *work, ch *memberChange, lv Level, changeID int64) (int64, error) {
 	if lv.Ceremony == nil {
 		return 0, nil
@@ -94,7 +95,15 @@ func (c *changer) payEntryReward(ctx context.Context, tx *work, ch *memberChange
 		return 0, err
 	}
 	if r, ok := findReward(ch.m.Rewards, reward.Coupon); ok {
-		if _, err := c.issueCoupon(ctx, tx, ch.m, ch.member, r, CouponFromCeremony, ref, ch.now); err != nil && err != errCouponIssued {
+		cp, err := c.issueCoupon(ctx, tx, ch.m, ch.member, r, CouponFromCeremony, ref, ch.now)
+		if err == errCouponIssued {
+			return reward.Points, nil // issued and told before
+		} else if err != nil {
+			return 0, err
+		}
+		// The level message tells the points; the coupon gets its own,
+		// naming the product and when it stops being valid.
+		if err := c.tellCoupon(ctx, tx, ch.m, ch.member, cp, ch.now); err != nil {
 			return 0, err
 		}
 	}

@@ -111,10 +111,7 @@ func (c *Shop) redeem(ctx context.Context, tx *work, m *Merchant, member *Member
 	if err != nil {
 		return out, nil, err
 	}
-	// The template message has two lines to say it all: the product, and
-	// (as its time) the end of the window, which opens as it arrives.
-	notice := Notice{Reason: reward.Product, Balance: member.Points, At: cp.ValidUntil}
-	if err := c.enqueue(ctx, tx, m, member, PurposeCouponIssued, "coupon:"+cp.Code, notice, now); err != nil {
+	if err := c.tellCoupon(ctx, tx, m, member, cp, now); err != nil {
 		return out, nil, err
 	}
 	c.log.InfoContext(ctx, "reward redeemed", "merchant", m.ID, "member", member.ID, "reward", reward.Key, "points", reward.PointsPrice)

@@ -291,3 +291,55 @@ func TestPointsDuringACeremony(t *testing.T) {
 		}
 	})
 }
+
+// couponTold fails unless every coupon of source the member holds was told
+// to them in a coupon_issued message naming its product and when it stops
+// being valid.
+func couponTold(t *testing.T, club *ritual.Club, db *models.DB, m *ritual.Merchant, openid, source string) {
+	t.Helper()
+	ctx := context.Background()
+	member, _ := db.Members().ByOpenID(ctx, m.ID, openid)
+	msgs, _ := db.Outbox().ForMember(ctx, member.ID, 100)
+	told := map[string]ritual.Notice{}
+	for _, msg := range msgs {
+		if msg.Purpose == ritual.PurposeCouponIssued {
+			told[msg.Reference] = msg.Notice
+		}
+	}
+	coupons, _ := club.Coupons(ctx, m, openid)
+	held := 0
+	for _, cp := range coupons {
+		if cp.Source != source {
+			continue
+		}
+		held++
+		n, ok := told["coupon:"+cp.Code]
+		if !ok {
+			t.Fatalf("coupon %s (%s, %s) was issued silently; coupon messages: %v", cp.Code, cp.RewardKey, cp.Source, told)
+		}
+		if want := m.CouponView(cp).Product; n.Reason != want || !n.At.Equal(cp.ValidUntil) {
+			t.Fatalf("coupon message says %q until %v, want %q until %v", n.Reason, n.At, want, cp.ValidUntil)
+		}
+	}
+	if held == 0 {
+		t.Fatalf("the member holds no %s coupon", source)
+	}
+}
+
+func TestCeremonyCouponIsTold(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		club, m := ceremonyClub(t, db, clock)
+		openid := ritualtest.RandomID("o")
+		mustHandle(t, club, m, subscribe(clock, openid, ""))
+		mustOrder(t, club, m, ritual.OrderInput{OrderNo: "CT1", OpenID: openid, AmountFen: 30000})
+		mustOrder(t, club, m, ritual.OrderInput{OrderNo: "CT2", OpenID: openid, AmountFen: 20000})
+		mustHandle(t, club, m, text(clock, openid, "积分", nextMsgID())) // carries the ceremony's prompt
+		mustHandle(t, club, m, text(clock, openid, "我是茶友 以茶会友！", nextMsgID()))
+		mustHandle(t, club, m, text(clock, openid, "确认", nextMsgID()))
+		if got := view(t, club, m, openid).Level.Key; got != "senior" {
+			t.Fatalf("level %s, want senior", got)
+		}
+		couponTold(t, club, db, m, openid, ritual.CouponFromCeremony)
+	})
+}
