@@ -77,7 +77,7 @@ func TestPostRedemption(t *testing.T) {
 			status             int
 			code, field        string
 		}{
-			{"not enough points", openid, `{"reward":"紫砂小壶","redemption_no":"B1"}`, 422, ritual.EINVALID, ""},
+			{"not enough points", openid, `{"reward":"紫砂小壶","redemption_no":"B1"}`, 422, ritual.EINVALID, "reward"},
 			{"gift only", openid, `{"reward":"新人茶包","redemption_no":"B2"}`, 422, ritual.EINVALID, "reward"},
 			{"unknown reward", openid, `{"reward":"金条","redemption_no":"B3"}`, 404, ritual.ENOTFOUND, "reward"},
 			{"no redemption_no", openid, `{"reward":"10元券"}`, 422, ritual.EINVALID, "redemption_no"},
@@ -86,7 +86,7 @@ func TestPostRedemption(t *testing.T) {
 			{"reward not a string", openid, `{"reward":10,"redemption_no":"B5"}`, 422, ritual.EINVALID, "reward"},
 			{"unknown field", openid, `{"reward":"10元券","redemption_no":"B6","points":300}`, 422, ritual.EINVALID, "points"},
 			{"not JSON", openid, `{"reward":`, 400, ritual.EBADREQUEST, ""},
-			{"unknown member", "o-nobody", `{"reward":"10元券","redemption_no":"B7"}`, 404, ritual.ENOTFOUND, ""},
+			{"unknown member", "o-nobody", `{"reward":"10元券","redemption_no":"B7"}`, 404, ritual.ENOTFOUND, "openid"},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
@@ -114,7 +114,7 @@ func TestPostRedemption(t *testing.T) {
 			buyer := e.buyer(key, 1000)
 			r, body := e.redeem(key, buyer, `{"reward":"cash-10","redemption_no":"B9"}`)
 			msg, _ := body["error"].(map[string]any)["message"].(string)
-			if r.status != 422 || errorCode(body) != ritual.EINVALID || !strings.Contains(msg, "兑完") {
+			if r.status != 422 || errorCode(body) != ritual.EINVALID || !strings.Contains(msg, "sold out") {
 				t.Fatalf("%d %s, want 422 saying it is gone", r.status, r.body)
 			}
 		})
@@ -198,12 +198,69 @@ func TestUseCouponAPI(t *testing.T) {
 		clock.Set(couponStart.AddDate(0, 0, 30))
 		status, body = use(e.apiKey, second)
 		msg, _ = body["error"].(map[string]any)["message"].(string)
-		if status != 422 || !strings.Contains(msg, "2026-11-24 10:00至2026-12-24 10:00") {
+		if status != 422 || !strings.Contains(msg, "from 2026-11-24 10:00 until 2026-12-24 10:00") {
 			t.Fatalf("after the window: %d %v, want 422 stating the window", status, body)
 		}
 		clock.Set(couponStart.AddDate(0, 0, 30).Add(-time.Second))
 		if status, body := use(e.apiKey, second); status != 200 {
 			t.Fatalf("in the window's last second: %d %v, want 200", status, body)
+		}
+	})
+}
+
+// TestMerchantErrorsInEnglish: the merchant API answers refusals in one
+// language, English like the rest of the API, with a stable code and the
+// field named — never the shopper's Chinese or the storage's "find member:
+// not found".
+func TestMerchantErrorsInEnglish(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		clock.Set(couponStart)
+		m := ritualtest.Merchant(ritual.ModePlaintext)
+		m.Rewards = append(m.Rewards, ritual.Reward{Key: "gone", Name: "售罄券", Product: "招牌奶茶一杯", ValueFen: 1800, PointsPrice: 50, Stock: 0, ValidDays: 7})
+		e := newEnv(t, db, clock, ritual.ModePlaintext, 5*time.Minute)
+		_, key := e.seed(m)
+		openid := e.buyer(key, 2400)
+		if r, _ := e.redeem(key, openid, `{"reward":"teapot","redemption_no":"E0"}`); r.status != 201 {
+			t.Fatalf("first teapot: %d %s", r.status, r.body)
+		}
+		_, body := e.redeem(key, openid, `{"reward":"cash-10","redemption_no":"E1"}`)
+		coupon, _ := body["coupon"].(map[string]any)["code"].(string)
+		if status, body := e.api("POST", "/api/v1/coupons/"+coupon+"/use", key); status != 200 {
+			t.Fatalf("use: %d %v", status, body)
+		}
+
+		redeem := func(openid, reward string) func() (int, map[string]any) {
+			return func() (int, map[string]any) {
+				r, body := e.redeem(key, openid, `{"reward":"`+reward+`","redemption_no":"`+ritualtest.RandomID("E")+`"}`)
+				return r.status, body
+			}
+		}
+		cases := []struct {
+			name        string
+			do          func() (int, map[string]any)
+			status      int
+			code, field string
+			says        string
+		}{
+			{"too few points", redeem(openid, "10元券"), 422, ritual.EINVALID, "reward", `not enough points: reward "10元券" costs 300 points, the member can spend 100 (200 short)`},
+			{"unknown reward", redeem(openid, "金条"), 404, ritual.ENOTFOUND, "reward", `no reward has the key or name "金条"`},
+			{"sold out", redeem(openid, "售罄券"), 422, ritual.EINVALID, "reward", `reward "售罄券" is sold out`},
+			{"over the limit", redeem(openid, "teapot"), 422, ritual.EINVALID, "reward", `reward "紫砂小壶" allows 1 per member and the member already holds 1`},
+			{"gift only", redeem(openid, "新人茶包"), 422, ritual.EINVALID, "reward", `reward "新人茶包" is a gift and cannot be redeemed with points`},
+			{"unknown member", redeem("o-nobody", "10元券"), 404, ritual.ENOTFOUND, "openid", "no member has this openid or mobile number"},
+			{"unknown member's coupons", func() (int, map[string]any) { return e.api("GET", "/api/v1/members/o-nobody/coupons", key) }, 404, ritual.ENOTFOUND, "openid", "no member has this openid or mobile number"},
+			{"used coupon", func() (int, map[string]any) { return e.api("POST", "/api/v1/coupons/"+coupon+"/use", key) }, 409, ritual.ECONFLICT, "code", "coupon " + coupon + " was used at 2026-11-24 10:00"},
+			{"unknown coupon", func() (int, map[string]any) { return e.api("POST", "/api/v1/coupons/ZZZZZZZZZZ/use", key) }, 404, ritual.ENOTFOUND, "code", "no coupon has the code ZZZZZZZZZZ"},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				status, body := c.do()
+				msg, _ := body["error"].(map[string]any)["message"].(string)
+				if status != c.status || errorCode(body) != c.code || errorField(body) != c.field || msg != c.says {
+					t.Fatalf("%d %v, want %d %s naming %q saying %q", status, body, c.status, c.code, c.field, c.says)
+				}
+			})
 		}
 	})
 }

@@ -241,19 +241,19 @@ func (c *Shop) UseCoupon(ctx context.Context, m *Merchant, code string) (*Coupon
 		var err error
 		cp, err = tx.Coupons().ByCode(ctx, m.ID, code)
 		if ErrorCode(err) == ENOTFOUND {
-			return Errorf(ENOTFOUND, "没有券码为%s的优惠券", code)
+			return &Error{Code: ENOTFOUND, Field: "code", Message: fmt.Sprintf("no coupon has the code %s", code)}
 		} else if err != nil {
 			return err
 		}
 		now := c.clock()
-		window := fmt.Sprintf("使用时间%s至%s", m.couponTime(cp.ValidFrom), m.couponTime(cp.ValidUntil))
+		window := fmt.Sprintf("from %s until %s", m.couponTime(cp.ValidFrom), m.couponTime(cp.ValidUntil))
 		switch {
 		case cp.UsedAt != nil:
-			return Errorf(ECONFLICT, "券码%s已在%s使用过", code, m.couponTime(*cp.UsedAt))
+			return &Error{Code: ECONFLICT, Field: "code", Message: fmt.Sprintf("coupon %s was used at %s", code, m.couponTime(*cp.UsedAt))}
 		case now.Before(cp.ValidFrom):
-			return Errorf(EINVALID, "券码%s还不能使用（%s）", code, window)
+			return &Error{Code: EINVALID, Field: "code", Message: fmt.Sprintf("coupon %s cannot be used yet: it can be used %s", code, window)}
 		case !now.Before(cp.ValidUntil):
-			return Errorf(EINVALID, "券码%s已过期（%s）", code, window)
+			return &Error{Code: EINVALID, Field: "code", Message: fmt.Sprintf("coupon %s has expired: it could be used %s", code, window)}
 		}
 		cp.UsedAt = &now
 		if err := tx.Coupons().MarkUsed(ctx, cp); err != nil {

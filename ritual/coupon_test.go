@@ -204,10 +204,10 @@ func TestRedeemRefusalsChangeNothing(t *testing.T) {
 			key                  string // whose stock must not move
 			code, says           string
 		}{
-			{"not enough points", poor, "10元券", "cash-10", ritual.EINVALID, "还差1"},
-			{"over the per-member limit", rich, "紫砂小壶", "teapot", ritual.EINVALID, "每人限兑1张"},
-			{"out of stock", rich, "售罄券", "gone", ritual.EINVALID, "兑完"},
-			{"gift only", rich, "新人茶包", "welcome-tea", ritual.EINVALID, "不能用积分兑换"},
+			{"not enough points", poor, "10元券", "cash-10", ritual.EINVALID, "(1 short)"},
+			{"over the per-member limit", rich, "紫砂小壶", "teapot", ritual.EINVALID, "allows 1 per member"},
+			{"out of stock", rich, "售罄券", "gone", ritual.EINVALID, "sold out"},
+			{"gift only", rich, "新人茶包", "welcome-tea", ritual.EINVALID, "is a gift"},
 			{"unknown reward", rich, "金条", "cash-10", ritual.ENOTFOUND, "金条"},
 		}
 		for i, c := range cases {
@@ -349,7 +349,7 @@ func TestConcurrentRedemptionsOfTheLastCoupon(t *testing.T) {
 				won = i
 			case err == nil:
 				t.Fatalf("members %d and %d both got the last coupon", won, i)
-			case ritual.ErrorCode(err) != ritual.EINVALID || !strings.Contains(ritual.ErrorMessage(err), "兑完"):
+			case ritual.ErrorCode(err) != ritual.EINVALID || !strings.Contains(ritual.ErrorMessage(err), "sold out"):
 				t.Fatalf("member %d: %v, want sold out", i, err)
 			}
 		}
@@ -386,7 +386,7 @@ func TestConcurrentRedemptionsOfTheLastCoupon(t *testing.T) {
 		for i, err := range errs {
 			if err == nil {
 				ok++
-			} else if ritual.ErrorCode(err) != ritual.EINVALID || !strings.Contains(ritual.ErrorMessage(err), "每人限兑3张") {
+			} else if ritual.ErrorCode(err) != ritual.EINVALID || !strings.Contains(ritual.ErrorMessage(err), "allows 3 per member") {
 				t.Fatalf("redemption %d: %v, want over the limit", i, err)
 			}
 		}
@@ -452,7 +452,7 @@ func TestRedeemInChat(t *testing.T) {
 		if again := mustHandle(t, e.club, e.m, text(clock, openid, "兑换 紫砂小壶", 9003)); again != refused {
 			t.Fatalf("repeat delivery answered %q, want %q", again, refused)
 		}
-		if unknown := mustHandle(t, e.club, e.m, text(clock, openid, "兑换 金条", 9004)); !strings.Contains(unknown, "金条") {
+		if unknown := mustHandle(t, e.club, e.m, text(clock, openid, "兑换 金条", 9004)); !strings.Contains(unknown, "没有「金条」这个兑换项") {
 			t.Fatalf("unknown reward reply = %q", unknown)
 		}
 		if after := stateOf(t, db, e.m, openid, "teapot"); after != before {
@@ -499,12 +499,12 @@ func TestUseCoupon(t *testing.T) {
 		late := mustRedeem(t, club, m, openid, "10元券", "U-2").Coupon
 		clock.Set(late.ValidFrom.Add(-time.Minute))
 		_, err = club.UseCoupon(ctx, m, late.Code)
-		if ritual.ErrorCode(err) != ritual.EINVALID || !strings.Contains(ritual.ErrorMessage(err), "2026-11-24 11:00至2026-12-24 11:00") {
+		if ritual.ErrorCode(err) != ritual.EINVALID || !strings.Contains(ritual.ErrorMessage(err), "from 2026-11-24 11:00 until 2026-12-24 11:00") {
 			t.Fatalf("before the window: %v, want invalid stating the window", err)
 		}
 		clock.Set(late.ValidUntil)
 		_, err = club.UseCoupon(ctx, m, late.Code)
-		if ritual.ErrorCode(err) != ritual.EINVALID || !strings.Contains(ritual.ErrorMessage(err), "过期") {
+		if ritual.ErrorCode(err) != ritual.EINVALID || !strings.Contains(ritual.ErrorMessage(err), "has expired") {
 			t.Fatalf("at the end of the window: %v, want invalid, expired", err)
 		}
 		clock.Set(late.ValidUntil.Add(-time.Second))
@@ -587,7 +587,7 @@ func TestRedeemCountsOnlyPointsNotExpired(t *testing.T) {
 		before := stateOf(t, db, m, openid, "teapot")
 		mustRedeem(t, club, m, openid, "cash-10", "EX-R0") // 350 unexpired pay for 300
 		_, _, err := club.Redeem(ctx, m, openid, "teapot", "EX-R1")
-		if ritual.ErrorCode(err) != ritual.EINVALID || !strings.Contains(ritual.ErrorMessage(err), "你现在有50积分") {
+		if ritual.ErrorCode(err) != ritual.EINVALID || !strings.Contains(ritual.ErrorMessage(err), "the member can spend 50 ") {
 			t.Fatalf("redeeming with expired points: %v, want refused counting 50", err)
 		}
 		after := stateOf(t, db, m, openid, "teapot")

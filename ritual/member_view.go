@@ -97,15 +97,24 @@ func (c *Reports) MemberView(ctx context.Context, m *Merchant, openidOrPhone str
 	return m.view(member, stats, open), nil
 }
 
-// findMember resolves an openid, or a mobile number, to the member.
+// findMember resolves an openid, or a mobile number, to the member. An
+// unknown one is ENOTFOUND naming openid (the path's name for either) in
+// the merchant API's words, not the storage's "find member: not found".
 func findMember(ctx context.Context, tx Repos, m *Merchant, openidOrPhone string) (*Member, error) {
 	if openidOrPhone == "" {
 		return nil, FieldErrorf("openid", "is required")
 	}
+	var member *Member
+	var err error
 	if phone := NormalizePhone(openidOrPhone); phone != "" {
-		return tx.Members().ByPhone(ctx, m.ID, phone)
+		member, err = tx.Members().ByPhone(ctx, m.ID, phone)
+	} else {
+		member, err = tx.Members().ByOpenID(ctx, m.ID, openidOrPhone)
 	}
-	return tx.Members().ByOpenID(ctx, m.ID, openidOrPhone)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, &Error{Code: ENOTFOUND, Field: "openid", Message: "no member has this openid or mobile number"}
+	}
+	return member, err
 }
 
 // RightView is what a shop applies at checkout for a member.

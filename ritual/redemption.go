@@ -29,7 +29,7 @@ var redemptionNoPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 // its coupon, in one transaction: points spent, stock taken, coupon issued,
 // the member told (points_changed and coupon_issued) — or, when the reward
 // is unknown (ENOTFOUND), gift-only, over the member's limit, sold out or too
-// dear (EINVALID, with a message a shopper understands), nothing at all.
+// dear (EINVALID, naming reward, in the merchant API's English), nothing at all.
 // redemptionNo is the caller's idempotency key: a repeat gets the first
 // redemption and created=false, with the member as they are now; the same
 // number for another reward or member is ECONFLICT naming redemption_no.
@@ -46,10 +46,10 @@ func (c *Shop) Redeem(ctx context.Context, m *Merchant, openidOrPhone, reward, r
 		if err != nil {
 			return err
 		}
-		var refused *Error
+		var refused *refusal
 		out, refused, err = c.redeem(ctx, tx, m, member, reward, redemptionNo)
 		if err == nil && refused != nil {
-			err = refused
+			err = refused.err()
 		}
 		return err
 	})
@@ -75,7 +75,7 @@ type redeemed struct {
 // with tx untouched, so a caller whose transaction carries other work (the
 // chat's delivery record) can still commit it. Stock is taken as the first
 // write, so a sold-out race leaves nothing behind either.
-func (c *Shop) redeem(ctx context.Context, tx *work, m *Merchant, member *Member, rewardArg, no string) (out redeemed, refused *Error, err error) {
+func (c *Shop) redeem(ctx context.Context, tx *work, m *Merchant, member *Member, rewardArg, no string) (out redeemed, refused *refusal, err error) {
 	prev, err := tx.Coupons().ByReference(ctx, m.ID, CouponFromRedemption, no)
 	if err != nil {
 		return out, nil, err
@@ -86,10 +86,10 @@ func (c *Shop) redeem(ctx context.Context, tx *work, m *Merchant, member *Member
 	}
 	reward, ok := findReward(m.Rewards, strings.TrimSpace(rewardArg))
 	if !ok {
-		return out, &Error{Code: ENOTFOUND, Field: "reward", Message: fmt.Sprintf("没有「%s」这个兑换项", strings.TrimSpace(rewardArg))}, nil
+		return out, &refusal{Kind: refusedUnknown, Name: strings.TrimSpace(rewardArg)}, nil
 	}
 	if reward.PointsPrice <= 0 {
-		return out, &Error{Code: EINVALID, Field: "reward", Message: fmt.Sprintf("「%s」是赠品，不能用积分兑换", reward.Name)}, nil
+		return out, &refusal{Kind: refusedGiftOnly, Name: reward.Name}, nil
 	}
 	now := c.clock()
 	if refused, err = c.checkRedeemable(ctx, tx, m, member, reward, now); refused != nil || err != nil {
@@ -98,7 +98,7 @@ func (c *Shop) redeem(ctx context.Context, tx *work, m *Merchant, member *Member
 	if took, err := tx.Coupons().TakeStock(ctx, m.ID, reward.Key, reward.Stock); err != nil {
 		return out, nil, err
 	} else if !took {
-		return out, soldOut(reward), nil // taken by a concurrent redemption since the check
+		return out, &refusal{Kind: refusedSoldOut, Name: reward.Name}, nil // taken by a concurrent redemption since the check
 	}
 	var cp *Coupon
 	ch, err := c.change(ctx, tx, m, member, "redemption:"+no, func(ch *memberChange) error {
@@ -122,14 +122,14 @@ func (c *Shop) redeem(ctx context.Context, tx *work, m *Merchant, member *Member
 // checkRedeemable refuses a redemption the member's limit, points or the
 // stock do not allow, without writing anything. Points due to expire by now
 // do not count: the redemption expires them before it spends.
-func (c *Shop) checkRedeemable(ctx context.Context, tx *work, m *Merchant, member *Member, reward Reward, now time.Time) (*Error, error) {
+func (c *Shop) checkRedeemable(ctx context.Context, tx *work, m *Merchant, member *Member, reward Reward, now time.Time) (*refusal, error) {
 	if reward.PerMemberLimit > 0 {
 		n, err := tx.Coupons().CountForMember(ctx, member.ID, reward.Key)
 		if err != nil {
 			return nil, err
 		}
 		if n >= reward.PerMemberLimit {
-			return Errorf(EINVALID, "「%s」每人限兑%d张，你已经有%d张了", reward.Name, reward.PerMemberLimit, n), nil
+			return &refusal{Kind: refusedLimit, Name: reward.Name, Limit: reward.PerMemberLimit, Held: n}, nil
 		}
 	}
 	points, err := spendablePoints(ctx, tx, member, now)
@@ -137,20 +137,57 @@ func (c *Shop) checkRedeemable(ctx context.Context, tx *work, m *Merchant, membe
 		return nil, err
 	}
 	if points < reward.PointsPrice {
-		return Errorf(EINVALID, "积分不够，「%s」需要%d积分，你现在有%d积分，还差%d", reward.Name, reward.PointsPrice, points, reward.PointsPrice-points), nil
+		return &refusal{Kind: refusedShort, Name: reward.Name, Price: reward.PointsPrice, Points: points, Short: reward.PointsPrice - points}, nil
 	}
 	left, err := tx.Coupons().Remaining(ctx, m.ID, reward.Key, reward.Stock)
 	if err != nil {
 		return nil, err
 	}
 	if left <= 0 {
-		return soldOut(reward), nil
+		return &refusal{Kind: refusedSoldOut, Name: reward.Name}, nil
 	}
 	return nil, nil
 }
 
-func soldOut(r Reward) *Error {
-	return Errorf(EINVALID, "「%s」已经兑完了，下次早点来哦", r.Name)
+// Why a redemption is refused. The kinds are what the chat's
+// reply.redeem_refused template switches on.
+const (
+	refusedUnknown  = "unknown"   // no reward by that key or name
+	refusedGiftOnly = "gift_only" // a gift, not for points
+	refusedLimit    = "limit"     // the member holds the most allowed
+	refusedShort    = "short"     // not enough spendable points
+	refusedSoldOut  = "sold_out"  // no stock left
+)
+
+// refusal is why a redemption was refused, as facts rather than words:
+// two audiences read it. The merchant API gets err, in English like the
+// rest of the API; the shopper in chat gets reply.redeem_refused, in
+// Chinese, from the templates.
+type refusal struct {
+	Kind          string
+	Name          string // the reward's name, or what was asked for when unknown
+	Limit, Held   int    // refusedLimit: the per-member limit and coupons held
+	Price, Points int64  // refusedShort: what the reward costs and the member can spend
+	Short         int64  // refusedShort: Price - Points
+}
+
+// err is the refusal for the merchant API: a stable code, the reward field
+// named, and an English message.
+func (r *refusal) err() *Error {
+	e := &Error{Code: EINVALID, Field: "reward"}
+	switch r.Kind {
+	case refusedUnknown:
+		e.Code, e.Message = ENOTFOUND, fmt.Sprintf("no reward has the key or name %q", r.Name)
+	case refusedGiftOnly:
+		e.Message = fmt.Sprintf("reward %q is a gift and cannot be redeemed with points", r.Name)
+	case refusedLimit:
+		e.Message = fmt.Sprintf("reward %q allows %d per member and the member already holds %d", r.Name, r.Limit, r.Held)
+	case refusedShort:
+		e.Message = fmt.Sprintf("not enough points: reward %q costs %d points, the member can spend %d (%d short)", r.Name, r.Price, r.Points, r.Short)
+	case refusedSoldOut:
+		e.Message = fmt.Sprintf("reward %q is sold out", r.Name)
+	}
+	return e
 }
 
 // spendablePoints is the member's balance less the points due to expire
@@ -230,7 +267,7 @@ func (c *Chat) redeemInChat(ctx context.Context, tx *work, m *Merchant, member *
 		return Reply{}, err
 	}
 	if refused != nil {
-		return c.couponReply("reply.redeem_refused", redeemRefusedData{Merchant: m.Name, Reward: arg, Reason: refused.Message})
+		return c.couponReply("reply.redeem_refused", redeemRefusedData{Merchant: m.Name, Reward: arg, refusal: *refused})
 	}
 	r := out.redemption
 	return c.couponReply("reply.redeemed", redeemedData{
@@ -262,7 +299,8 @@ type redeemedData struct {
 }
 
 type redeemRefusedData struct {
-	Merchant, Reward, Reason string
+	Merchant, Reward string
+	refusal
 }
 
 // rewardsReply lists the rewards that can be bought with points: price,
