@@ -3,7 +3,6 @@ package handlers_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -204,5 +203,3 @@ func (e *env) memberExists(openid string) bool {
 	}
 	return true
 }
-
-func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

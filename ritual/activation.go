@@ -93,11 +93,11 @@ func (c *Chat) proveOrderPhone(ctx context.Context, tx *work, m *Merchant, membe
 		return reply, false, err
 	}
 	now := c.clock()
-	if over, err := overLimit(ctx, tx, "activate:"+m.ID+":"+sender, time.Hour, activationTriesPerHour, now); err != nil || over {
+	if over, err := overLimit(ctx, tx.Limits(), "activate:"+m.ID+":"+sender, time.Hour, activationTriesPerHour, now); err != nil || over {
 		reply, err := c.slowDown(m, err)
 		return reply, false, err
 	}
-	if over, err := overLimit(ctx, tx, fmt.Sprintf("proof:%s:%d", m.ID, member.ID), proofWindow, proofTriesPerWindow, now); err != nil || over {
+	if over, err := overLimit(ctx, tx.Limits(), fmt.Sprintf("proof:%s:%d", m.ID, member.ID), proofWindow, proofTriesPerWindow, now); err != nil || over {
 		if err != nil {
 			return Reply{}, false, err
 		}

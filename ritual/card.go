@@ -200,14 +200,11 @@ func (c *Cards) QRImage(ctx context.Context, merchantID, scene, address string) 
 }
 
 func (c *Cards) qrLinkAllowed(ctx context.Context, key string, max int, now time.Time) error {
-	n, err := c.store.Limits().Hit(ctx, key, time.Hour, now)
-	if err != nil {
+	over, err := overLimit(ctx, c.store.Limits(), key, time.Hour, max, now)
+	if err != nil || !over {
 		return err
 	}
-	if n > max {
-		return Errorf(ERATELIMITED, "too many QR link requests; try again within the hour")
-	}
-	return nil
+	return Errorf(ERATELIMITED, "too many QR link requests; try again within the hour")
 }
 
 // qrLink is the address of a member's QR image, for replies in chat.

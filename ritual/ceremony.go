@@ -145,7 +145,7 @@ func openCeremonyOf(ctx context.Context, tx Repos, member *Member) (*Ceremony, e
 // startCeremony opens the ceremony into target for a member who qualifies
 // for it, and invites them. Steps the member has already met (a birthday
 // we know) count as done.
-func (c *changer) startCeremony(ctx context.Context, tx *work, ch *memberChange, from, target Level) error {
+func (c *changer) startCeremony(ctx context.Context, tx *work, ch *memberChange, from, target Level) (*Ceremony, error) {
 	m, member, now := ch.m, ch.member, ch.now
 	rule := target.Ceremony
 	cer := &Ceremony{
@@ -157,14 +157,14 @@ func (c *changer) startCeremony(ctx context.Context, tx *work, ch *memberChange,
 		cer.Done = append(cer.Done, StepBirthday)
 	}
 	if err := tx.Ceremonies().Create(ctx, cer); err != nil {
-		return err
+		return nil, err
 	}
 	if len(cer.Pending()) == 0 {
-		return c.completeCeremony(ctx, tx, ch, cer, "completed")
+		return nil, c.completeCeremony(ctx, tx, ch, cer, "completed")
 	}
 	c.log.InfoContext(ctx, "ceremony opened", "merchant", m.ID, "member", member.ID, "level", target.Key)
 	notice := Notice{Reason: fmt.Sprintf("%s升级仪式已开启", target.Nickname), To: target.Key, At: cer.Deadline}
-	return c.enqueue(ctx, tx, m, member, PurposeCeremony, fmt.Sprintf("ceremony:%d:open", cer.ID), notice, now)
+	return cer, c.enqueue(ctx, tx, m, member, PurposeCeremony, fmt.Sprintf("ceremony:%d:open", cer.ID), notice, now)
 }
 
 func (cer *Ceremony) contains(step string) bool {

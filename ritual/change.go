@@ -113,7 +113,8 @@ func (c *changer) settle(ctx context.Context, tx *work, ch *memberChange, cause 
 	if err != nil {
 		return MemberView{}, err
 	}
-	if err := c.moveLevel(ctx, tx, ch, stats, cause); err != nil {
+	open, err := c.moveLevel(ctx, tx, ch, stats, cause)
+	if err != nil {
 		return MemberView{}, err
 	}
 	if err := ch.balanced(); err != nil {
@@ -131,10 +132,6 @@ func (c *changer) settle(ctx context.Context, tx *work, ch *memberChange, cause 
 		if err := c.syncCard(ctx, tx, m, member, cause); err != nil {
 			return MemberView{}, err
 		}
-	}
-	open, err := openCeremonyOf(ctx, tx, member)
-	if err != nil {
-		return MemberView{}, err
 	}
 	return m.view(member, stats, open), nil
 }

@@ -75,25 +75,19 @@ const (
 	proofWindow            = 30 * 24 * time.Hour
 )
 
-// overLimit counts one attempt under key and reports whether it is past max.
-func overLimit(ctx context.Context, tx *work, key string, window time.Duration, max int, now time.Time) (bool, error) {
-	n, err := tx.Limits().Hit(ctx, key, window, now)
-	return n > max, err
-}
-
 // claimRefused counts a claim attempt by sender and says whether it is
 // over a limit. A code sent in chat (typed) may be a guess, so it also
 // counts against the merchant's hourly total; a scene comes from a QR code
 // the merchant made, so it names a real card.
 func (c *Chat) claimRefused(ctx context.Context, tx *work, m *Merchant, sender string, typed bool) (bool, error) {
 	now := c.clock()
-	if over, err := overLimit(ctx, tx, "claim:"+m.ID+":"+sender, time.Hour, claimTriesPerHour, now); err != nil || over {
+	if over, err := overLimit(ctx, tx.Limits(), "claim:"+m.ID+":"+sender, time.Hour, claimTriesPerHour, now); err != nil || over {
 		return over, err
 	}
 	if !typed {
 		return false, nil
 	}
-	return overLimit(ctx, tx, "claim-typed:"+m.ID, time.Hour, typedCodesPerHour, now)
+	return overLimit(ctx, tx.Limits(), "claim-typed:"+m.ID, time.Hour, typedCodesPerHour, now)
 }
 
 // bindClaim binds the WeChat user follower to the member whose card

@@ -60,9 +60,9 @@ func (c *GroupChat) linkInGroup(ctx context.Context, tx *work, t *groupTurn, cod
 	} else if ErrorCode(err) != ENOTFOUND {
 		return Reply{}, err
 	}
-	if n, err := tx.Limits().Hit(ctx, "grouplink:"+t.m.ID+":"+keyPart(t.msg.Sender.ID), time.Hour, t.now); err != nil {
+	if over, err := overLimit(ctx, tx.Limits(), "grouplink:"+t.m.ID+":"+keyPart(t.msg.Sender.ID), time.Hour, linkTriesPerHour, t.now); err != nil {
 		return Reply{}, err
-	} else if n > linkTriesPerHour {
+	} else if over {
 		return c.render(t.m, "group.link_slow_down", t.who(nil))
 	}
 	lc, err := g.LinkCode(ctx, t.m.ID, code)

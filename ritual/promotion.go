@@ -8,8 +8,9 @@ import (
 // moveLevel puts the member where the stats place them. A rise into a level
 // with a ceremony opens the ceremony instead: the right stays at the old
 // level until it is done. A fall happens at once, and closes a ceremony for
-// a level the member no longer reaches.
-func (c *changer) moveLevel(ctx context.Context, tx *work, ch *memberChange, stats PeriodStats, cause string) error {
+// a level the member no longer reaches. It returns the ceremony the member
+// has open after the move, or nil.
+func (c *changer) moveLevel(ctx context.Context, tx *work, ch *memberChange, stats PeriodStats, cause string) (*Ceremony, error) {
 	m, member := ch.m, ch.member
 	current, _ := m.Membership.Level(member.LevelKey)
 	if member.LevelKey == "" {
@@ -20,27 +21,26 @@ func (c *changer) moveLevel(ctx context.Context, tx *work, ch *memberChange, sta
 	_, tgt := m.Membership.Level(target.Key)
 	open, err := openCeremonyOf(ctx, tx, member)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if open != nil {
 		if outcome := ceremonyMoot(m.Membership, open, tgt); outcome != "" {
 			if err := c.closeCeremony(ctx, tx, m, member, open, outcome); err != nil {
-				return err
+				return nil, err
 			}
 			open = nil
 		}
 	}
 	switch {
+	case tgt > cur && target.Ceremony != nil && open == nil:
+		return c.startCeremony(ctx, tx, ch, current, target)
 	case tgt > cur && target.Ceremony != nil:
-		if open == nil {
-			return c.startCeremony(ctx, tx, ch, current, target)
-		}
-		return nil
+		return open, nil
 	case tgt != cur:
 		_, err := c.changeLevel(ctx, tx, ch, target.Key, cause)
-		return err
+		return open, err
 	}
-	return nil
+	return open, nil
 }
 
 // ceremonyMoot says why an open ceremony no longer applies to a member

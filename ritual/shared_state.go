@@ -48,3 +48,10 @@ type QRCodes interface {
 	Find(ctx context.Context, merchantID, scene string, permanent bool, validAt time.Time) (*QRCode, error)
 	Save(ctx context.Context, merchantID, scene string, permanent bool, qr QRCode, now time.Time) error
 }
+
+// overLimit counts one attempt under key in limits and reports whether it
+// is past max in the window.
+func overLimit(ctx context.Context, limits RateLimits, key string, window time.Duration, max int, now time.Time) (bool, error) {
+	n, err := limits.Hit(ctx, key, window, now)
+	return n > max, err
+}

@@ -65,12 +65,6 @@ func newWebhook(t *testing.T, a emulator.Account, reply string) *webhook {
 	return w
 }
 
-func (w *webhook) setReply(r string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.reply = r
-}
-
 func (w *webhook) messages() []inbound {
 	w.mu.Lock()
 	defer w.mu.Unlock()
