@@ -25,7 +25,6 @@ type Club struct {
 	*Reports   // what the merchant reads
 	*Cards     // membership cards and their QR codes
 	*Tags      // WeChat user tags mirroring groups and levels
-	relay      relayParts
 }
 
 // ClubOptions configures a Club; zero values pick sensible defaults.
@@ -80,6 +79,5 @@ func NewClub(store Store, opts ClubOptions) *Club {
 		Reports:   &Reports{store: store, clock: opts.Clock},
 		Cards:     cards,
 		Tags:      &Tags{store: store, log: opts.Logger},
-		relay:     relayParts{directory: dir, changer: ch, texts: opts.Texts},
 	}
 }

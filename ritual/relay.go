@@ -55,13 +55,6 @@ type Relay struct {
 	opts      RelayOptions
 }
 
-// relayParts are what a Relay is made from.
-type relayParts struct {
-	directory *Directory
-	changer   *changer
-	texts     *templates.Set
-}
-
 // WeChat is everything the relay sends through; package wechat's Client.
 type WeChat interface {
 	Messenger
@@ -73,8 +66,7 @@ type WeChat interface {
 
 // NewRelay returns a relay sending through w.
 func (c *Club) NewRelay(w WeChat, opts RelayOptions) *Relay {
-	p := c.relay
-	return &Relay{changer: p.changer, directory: p.directory, texts: p.texts, wechat: w, opts: opts.withDefaults()}
+	return &Relay{changer: c.Chat.changer, directory: c.Directory, texts: c.Chat.texts, wechat: w, opts: opts.withDefaults()}
 }
 
 // RunOnce claims one batch of due messages and sends them. It returns how
