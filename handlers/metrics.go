@@ -73,6 +73,14 @@ func (m *Metrics) WatchDB(db *sql.DB, name string) {
 	m.reg.MustRegister(collectors.NewDBStatsCollector(db, name))
 }
 
+// WatchStatements exports how many SQL statements the service has sent, so
+// that statements per request can be read off two scrapes.
+func (m *Metrics) WatchStatements(count func() uint64) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "wxclub_sql_statements_total", Help: "SQL statements sent to the database, BEGIN and COMMIT included.",
+	}, func() float64 { return float64(count()) }))
+}
+
 // WatchOutbox exports the outbox depth by status, read at scrape time.
 func (m *Metrics) WatchOutbox(depth func(context.Context) (map[ritual.OutboxStatus]int64, error)) {
 	m.reg.MustRegister(&outboxCollector{depth: depth, desc: prometheus.NewDesc(

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -41,6 +42,8 @@ type DB struct {
 	gorm   *gorm.DB
 	driver string
 	clock  ritual.Clock
+	// statements counts what is sent to the database (statements.go).
+	statements *atomic.Uint64
 }
 
 var _ ritual.Store = (*DB)(nil)
@@ -54,7 +57,8 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	dialector, err := dialectorFor(cfg)
+	statements := new(atomic.Uint64)
+	dialector, err := dialectorFor(cfg, statements)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +73,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("models: open %s: %w", cfg.Driver, err)
 	}
-	db := &DB{repos: repos{db: g, driver: cfg.Driver}, gorm: g, driver: cfg.Driver, clock: cfg.Clock}
+	db := &DB{repos: repos{db: g, driver: cfg.Driver}, gorm: g, driver: cfg.Driver, clock: cfg.Clock, statements: statements}
 	if err := db.configurePool(cfg); err != nil {
 		return nil, err
 	}
@@ -80,19 +84,27 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	return db, nil
 }
 
-func dialectorFor(cfg Config) (gorm.Dialector, error) {
+func dialectorFor(cfg Config, statements *atomic.Uint64) (gorm.Dialector, error) {
 	switch cfg.Driver {
 	case DriverSQLite:
-		return sqlite.Open(sqliteDSN(cfg.DSN)), nil
+		pool, err := openCounting(sqlite.DriverName, sqliteDSN(cfg.DSN), statements)
+		if err != nil {
+			return nil, err
+		}
+		return &sqlite.Dialector{Conn: pool}, nil
 	case DriverMySQL:
 		dsn, err := mysqlDSN(cfg.DSN)
+		if err != nil {
+			return nil, err
+		}
+		pool, err := openCounting(DriverMySQL, dsn, statements)
 		if err != nil {
 			return nil, err
 		}
 		// RETURNING (MariaDB 10.5+) would make an insert that hit a duplicate
 		// key report a row; without it MySQL and MariaDB agree that
 		// RowsAffected is 0, which is how a claim learns it lost.
-		return mysql.New(mysql.Config{DSN: dsn, DefaultStringSize: 191, DisableWithReturning: true}), nil
+		return mysql.New(mysql.Config{Conn: pool, DefaultStringSize: 191, DisableWithReturning: true}), nil
 	default:
 		return nil, fmt.Errorf("models: unknown driver %q (want sqlite or mysql)", cfg.Driver)
 	}

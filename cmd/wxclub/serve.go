@@ -102,6 +102,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.listener = ln
 	m.Metrics = handlers.NewMetrics()
 	m.Metrics.WatchDB(m.DB.SQL(), m.Config.Database.Driver)
+	m.Metrics.WatchStatements(m.DB.Statements)
 	if m.WeChat == nil {
 		m.WeChat = wechat.NewClient(wechat.ClientOptions{
 			Tokens: m.tokenStore(), StableToken: m.Config.WeChat.StableToken, Logger: m.Logger,
