@@ -18,18 +18,53 @@ func activationRef(member *Member) string { return fmt.Sprintf("activation:%d", 
 
 // activationData is what reply templates about activation can use.
 func (c *Chat) activationData(m *Merchant, member *Member) map[string]any {
-	return map[string]any{"Method": activationMethod(m, member), "Gift": giftSummary(m), "HasPhone": member.Phone != ""}
+	method := activationMethod(m, member)
+	return map[string]any{
+		"Method": method, "Gift": giftSummary(m), "HasPhone": member.Phone != "",
+		"Preview": method == activateByCommand && m.Activation.Method == ActivateMemberCard, // a test shopper has no WeChat card
+	}
 }
 
-// activationMethod is how member activates. A membership bound by the
-// card's code alone (AwaitsProof) activates by the order phone's last four
-// digits whatever the merchant chose: a birthday or WeChat's card form can
-// be given by anyone who found the code, the order's phone only by the buyer.
+// activateByCommand is the act of a member for whom the merchant's method
+// would prove nothing or cannot be performed: sending 激活 activates them.
+const activateByCommand = "command"
+
+// activationMethod is how member activates: the merchant's method, except
+// where the member could not perform it or it would prove nothing.
+//
+// A membership bound by the card's code alone (AwaitsProof) activates by
+// the order phone's last four digits whatever the merchant chose: a
+// birthday or WeChat's card form can be given by anyone who found the
+// code, the order's phone only by the buyer.
+//
+// Any other member's WeChat user is the membership's already: an order
+// carried their openid, or they followed and the record is their follow.
+// Under phone_last4 the digits are still asked of one whose order gave a
+// phone (the act the merchant chose, and they know it), but a member with
+// no phone on record has no digits that could match: they send 激活. So
+// does a test shopper under member_card, since the console's preview has
+// no WeChat member card to fill in.
 func activationMethod(m *Merchant, member *Member) string {
-	if member.AwaitsProof() && member.Phone != "" {
+	switch {
+	case member.AwaitsProof():
 		return ActivatePhoneLast4
+	case m.Activation.Method == ActivatePhoneLast4 && member.Phone == "",
+		m.Activation.Method == ActivateMemberCard && member.TestShopper:
+		return activateByCommand
 	}
 	return m.Activation.Method
+}
+
+// activateChat answers 激活: the activation itself for a member whose act
+// it is, else how to activate.
+func (c *Chat) activateChat(ctx context.Context, tx *work, m *Merchant, member *Member) (Reply, error) {
+	switch {
+	case member.Funnel.ActivatedAt != nil:
+		return c.render(m, "reply.already_activated", nil)
+	case activationMethod(m, member) == activateByCommand:
+		return c.activate(ctx, tx, m, member)
+	}
+	return c.render(m, "reply.how_to_activate", c.activationData(m, member))
 }
 
 // giftSummary says what the gift pack holds: "100积分 + 新人茶包（明前龙井试饮装一份）".
@@ -63,6 +98,13 @@ func (c *Chat) tryActivate(ctx context.Context, tx *work, m *Merchant, member *M
 		}
 		reply, err := c.checkPhoneLast4(ctx, tx, m, member, member.OpenID, text)
 		return reply, true, err
+	case activateByCommand:
+		if !fourDigits.MatchString(text) {
+			return Reply{}, false, nil
+		}
+		// Digits meant as a proof, from a member who has none to give.
+		reply, err := c.render(m, "reply.activate_no_phone", c.activationData(m, member))
+		return reply, true, err
 	case ActivateBirthday:
 		birthday, ok := parseBirthday(text)
 		if !ok {
@@ -89,7 +131,7 @@ func (c *Chat) checkPhoneLast4(ctx context.Context, tx *work, m *Merchant, membe
 // When the proof fails it returns the reply that says why.
 func (c *Chat) proveOrderPhone(ctx context.Context, tx *work, m *Merchant, member *Member, sender, digits string) (Reply, bool, error) {
 	if member.Phone == "" {
-		reply, err := c.render(m, "reply.activate_no_phone", nil)
+		reply, err := c.render(m, "reply.proof_no_phone", nil) // every order by phone leaves one: not seen
 		return reply, false, err
 	}
 	now := c.clock()

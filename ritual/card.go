@@ -46,7 +46,7 @@ func (c *Chat) cardEvent(ctx context.Context, tx *work, m *Merchant, msg Inbound
 		return Reply{}, tx.Members().Update(ctx, member)
 	default: // submitted the card's activation form: the deliberate act
 		member.CardCode = msg.Fields["UserCardCode"]
-		if activationMethod(m, member) != ActivateMemberCard { // bound by code alone: the order's phone proves it
+		if member.AwaitsProof() { // bound by code alone: the order's phone proves it
 			if err := tx.Members().Update(ctx, member); err != nil {
 				return Reply{}, err
 			}

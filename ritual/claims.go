@@ -165,8 +165,11 @@ func (c *Chat) takeBack(ctx context.Context, tx *work, m *Merchant, follower *Me
 		return c.render(m, "reply.claim_unknown", map[string]any{"Code": code})
 	case err != nil:
 		return Reply{}, err
-	case claimed.OpenID == follower.OpenID:
-		return c.checkPhoneLast4(ctx, tx, m, claimed, follower.OpenID, digits)
+	case claimed.OpenID == follower.OpenID: // their own card: the code adds nothing to the proof
+		if reply, ok, err := c.tryActivate(ctx, tx, m, claimed, digits); ok || err != nil {
+			return reply, err
+		}
+		return c.render(m, "reply.how_to_activate", c.activationData(m, claimed))
 	case claimed.OpenID != "" && !claimed.AwaitsProof():
 		return c.render(m, "reply.claim_taken", nil)
 	case c.hasHistory(ctx, tx, follower):
