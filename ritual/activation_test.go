@@ -17,6 +17,7 @@ const (
 	actBirthday = "birthday" // reply with a birthday
 	actCard     = "card"     // fill in WeChat's member card
 	actCommand  = "command"  // send 激活: the membership is theirs already
+	actOrder    = "order"    // order first, then send 激活
 )
 
 // actHow is what a reply that says how to activate must say for each act,
@@ -26,6 +27,7 @@ var actHow = map[string]string{
 	actBirthday: "回复你的生日",
 	actCard:     "会员卡，填写资料",
 	actCommand:  "回复「激活」",
+	actOrder:    "下单后回复「激活」",
 }
 
 // origin makes a member the way one kind of shopper becomes one and
@@ -46,8 +48,11 @@ func activationOrigins() []origin {
 		e.expectUseful(mustHandle(e.t, e.club, e.m, subscribe(e.clock, openid, "poster")), "following after the order")
 		return openid
 	}
-	proven := map[string]string{ // the WeChat user is the membership's already
+	bought := map[string]string{ // the WeChat user is the membership's already, and an order proves them
 		ritual.ActivatePhoneLast4: actCommand, ritual.ActivateBirthday: actBirthday, ritual.ActivateMemberCard: actCard,
+	}
+	followed := map[string]string{ // phone_last4 activates buyers: a follower orders first
+		ritual.ActivatePhoneLast4: actOrder, ritual.ActivateBirthday: actBirthday, ritual.ActivateMemberCard: actCard,
 	}
 	return []origin{
 		{
@@ -64,7 +69,7 @@ func activationOrigins() []origin {
 		{
 			name: "order by openid",
 			make: func(e *groupEnv) (string, string) { return byOpenID(e, ""), "" },
-			acts: proven,
+			acts: bought,
 		},
 		{
 			name: "order by openid and phone",
@@ -77,7 +82,7 @@ func activationOrigins() []origin {
 		{
 			name: "follow only",
 			make: func(e *groupEnv) (string, string) { return e.follower(), "" },
-			acts: proven,
+			acts: followed,
 		},
 		{
 			name: "follow, then order by openid", // the README's shopper
@@ -86,18 +91,21 @@ func activationOrigins() []origin {
 				mustOrder(e.t, e.club, e.m, ritual.OrderInput{OrderNo: ritualtest.RandomID("AF"), OpenID: openid, AmountFen: 32000})
 				return openid, ""
 			},
-			acts: proven,
+			acts: bought,
+		},
+		{
+			name: "invited friend",
+			make: func(e *groupEnv) (string, string) { return e.invitedFriend(), "" },
+			acts: followed,
 		},
 		{
 			name: "invited friend who ordered",
 			make: func(e *groupEnv) (string, string) {
-				code := referralCode(e.t, e.club, e.db, e.m, e.clock, activeMember(e.t, e.club, e.db, e.m, e.clock, ritualtest.RandomID("AR")))
-				friend := ritualtest.RandomID("o")
-				e.expectUseful(mustHandle(e.t, e.club, e.m, subscribe(e.clock, friend, "ref:"+code)), "following the invitation")
+				friend := e.invitedFriend()
 				mustOrder(e.t, e.club, e.m, ritual.OrderInput{OrderNo: ritualtest.RandomID("AI"), OpenID: friend, AmountFen: 5000})
 				return friend, ""
 			},
-			acts: proven,
+			acts: bought,
 		},
 		{
 			name: "group link",
@@ -109,7 +117,7 @@ func activationOrigins() []origin {
 				}
 				return openid, ""
 			},
-			acts: proven,
+			acts: followed,
 		},
 		{
 			name: "console test shopper",
@@ -176,7 +184,7 @@ func activateAs(e *groupEnv, openid, phone, act string) {
 	if firstActivate := strings.Contains(got, "激活会员后") || strings.Contains(got, "激活后"); !firstActivate || !strings.Contains(got, actHow[act]) {
 		t.Fatalf("邀请 before activation = %q, want how to activate (%s)", got, act)
 	}
-	if act == actCommand {
+	if act == actCommand || act == actOrder {
 		// Digits that could match nothing are not asked for, and not taken.
 		if got := say("1234"); strings.Contains(got, "激活成功") || !strings.Contains(got, "回复「激活」") {
 			t.Fatalf("four digits from a member with no proof to give = %q, want to be told to send 激活", got)
@@ -187,6 +195,9 @@ func activateAs(e *groupEnv, openid, phone, act string) {
 	if want := actHow[act]; act == actCommand && !strings.Contains(how, "激活成功") || act != actCommand && !strings.Contains(how, want) {
 		t.Fatalf("激活 = %q, want %q (%s)", how, want, act)
 	}
+	if act == actOrder && strings.Contains(how, "激活成功") {
+		t.Fatalf("激活 from a follower who never bought = %q, want to be told to order first", how)
+	}
 	if act != actDigits && strings.Contains(how, "手机号") {
 		t.Fatalf("激活 = %q asks for a phone the member cannot prove", how)
 	}
@@ -194,6 +205,9 @@ func activateAs(e *groupEnv, openid, phone, act string) {
 	switch act {
 	case actCommand:
 		done = how
+	case actOrder:
+		mustOrder(t, e.club, e.m, ritual.OrderInput{OrderNo: ritualtest.RandomID("AB"), OpenID: openid, AmountFen: 5000})
+		done = say("激活")
 	case actDigits:
 		done = say(phone[len(phone)-4:])
 	case actBirthday:
@@ -216,7 +230,7 @@ func cardEvent(clock *ritualtest.Clock, openid, event string, fields map[string]
 // shopper to a card they may not have.
 func (e *groupEnv) expectUseful(reply, after string) {
 	e.t.Helper()
-	for _, bad := range []string{"收到啦", "没有你的下单手机号", "请先扫描"} {
+	for _, bad := range []string{"收到啦", "请先扫描"} {
 		if strings.Contains(reply, bad) {
 			e.t.Fatalf("reply to %s = %q: %q tells the shopper nothing they can do", after, reply, bad)
 		}
@@ -250,4 +264,14 @@ func TestOwnCardWithNoPhoneSaysSendActivate(t *testing.T) {
 			t.Fatalf("激活 = %q, want the activation", got)
 		}
 	})
+}
+
+// invitedFriend returns the openid of a new follower through an activated
+// member's invitation.
+func (e *groupEnv) invitedFriend() string {
+	e.t.Helper()
+	code := referralCode(e.t, e.club, e.db, e.m, e.clock, activeMember(e.t, e.club, e.db, e.m, e.clock, ritualtest.RandomID("AR")))
+	friend := ritualtest.RandomID("o")
+	e.expectUseful(mustHandle(e.t, e.club, e.m, subscribe(e.clock, friend, "ref:"+code)), "following the invitation")
+	return friend
 }

@@ -50,7 +50,7 @@ func (c *Chat) cardEvent(ctx context.Context, tx *work, m *Merchant, msg Inbound
 			if err := tx.Members().Update(ctx, member); err != nil {
 				return Reply{}, err
 			}
-			return c.render(m, "reply.how_to_activate", c.activationData(m, member))
+			return c.activationReply(ctx, tx, m, member, "reply.how_to_activate")
 		}
 		return c.activate(ctx, tx, m, member)
 	}

@@ -200,7 +200,7 @@ func (c *Chat) textReply(ctx context.Context, tx *work, m *Merchant, member *Mem
 	command, arg, _ := strings.Cut(content, " ")
 	command = strings.ToLower(command)
 	if member.AwaitsProof() && provenOnly(command) {
-		return c.render(m, "reply.prove_first", c.activationData(m, member))
+		return c.activationReply(ctx, tx, m, member, "reply.prove_first")
 	}
 	switch command {
 	case "帮助", "help", "?", "？":
