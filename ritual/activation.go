@@ -16,20 +16,76 @@ const SourceGift = "gift"
 
 func activationRef(member *Member) string { return fmt.Sprintf("activation:%d", member.ID) }
 
-// activationData is what reply templates about activation can use.
-func (c *Chat) activationData(m *Merchant, member *Member) map[string]any {
-	return map[string]any{"Method": activationMethod(m, member), "Gift": giftSummary(m), "HasPhone": member.Phone != ""}
+// activationReply renders the reply called name, which says how member
+// activates (the templates' .Method, see activationMethod).
+func (c *Chat) activationReply(ctx context.Context, tx *work, m *Merchant, member *Member, name string) (Reply, error) {
+	method, err := c.activationMethod(ctx, tx, m, member)
+	if err != nil {
+		return Reply{}, err
+	}
+	return c.render(m, name, map[string]any{
+		"Method": method, "Gift": giftSummary(m), "HasPhone": member.Phone != "",
+		"Preview": member.TestShopper && method == activateByCommand, // the preview can neither order nor fill in a WeChat card
+	})
 }
 
-// activationMethod is how member activates. A membership bound by the
-// card's code alone (AwaitsProof) activates by the order phone's last four
-// digits whatever the merchant chose: a birthday or WeChat's card form can
-// be given by anyone who found the code, the order's phone only by the buyer.
-func activationMethod(m *Merchant, member *Member) string {
-	if member.AwaitsProof() && member.Phone != "" {
-		return ActivatePhoneLast4
+// The acts a member may be given instead of the merchant's method (see
+// activationMethod).
+const (
+	activateByCommand  = "command"     // send 激活: the membership is theirs already
+	activateAfterOrder = "after_order" // order first, then send 激活
+)
+
+// activationMethod is how member activates: the merchant's method, except
+// where the member could not perform it or it would prove nothing.
+//
+// A membership bound by the card's code alone (AwaitsProof) activates by
+// the order phone's last four digits whatever the merchant chose: a
+// birthday or WeChat's card form can be given by anyone who found the
+// code, the order's phone only by the buyer.
+//
+// Any other member's WeChat user is the membership's already: an order
+// carried their openid, or the record is their follow. Under phone_last4,
+// which activates buyers, the digits are still asked of one whose order
+// gave a phone (the act the merchant chose, and they know it); a buyer
+// with no phone on record has no digits that could match, and their order
+// proves them, so they send 激活; a follower who never bought orders
+// first. Until then their record stays free to take the card of a first
+// order placed by phone. A test shopper, who can neither order nor fill in
+// a WeChat member card in the console's preview, sends 激活 where those
+// would be asked.
+func (c *Chat) activationMethod(ctx context.Context, tx *work, m *Merchant, member *Member) (string, error) {
+	switch method := m.Activation.Method; {
+	case member.AwaitsProof():
+		return ActivatePhoneLast4, nil
+	case method == ActivateMemberCard && member.TestShopper:
+		return activateByCommand, nil
+	case method != ActivatePhoneLast4 || member.Phone != "":
+		return method, nil
+	case member.TestShopper:
+		return activateByCommand, nil
 	}
-	return m.Activation.Method
+	orders, err := tx.Orders().CountForMember(ctx, member.ID)
+	if err != nil || orders > 0 {
+		return activateByCommand, err
+	}
+	return activateAfterOrder, nil
+}
+
+// activateChat answers 激活: the activation itself for a member whose act
+// it is, else how to activate.
+func (c *Chat) activateChat(ctx context.Context, tx *work, m *Merchant, member *Member) (Reply, error) {
+	if member.Funnel.ActivatedAt != nil {
+		return c.render(m, "reply.already_activated", nil)
+	}
+	method, err := c.activationMethod(ctx, tx, m, member)
+	if err != nil || method == activateByCommand {
+		if err != nil {
+			return Reply{}, err
+		}
+		return c.activate(ctx, tx, m, member)
+	}
+	return c.activationReply(ctx, tx, m, member, "reply.how_to_activate")
 }
 
 // giftSummary says what the gift pack holds: "100积分 + 新人茶包（明前龙井试饮装一份）".
@@ -56,12 +112,23 @@ var (
 // conversation goes on as usual.
 func (c *Chat) tryActivate(ctx context.Context, tx *work, m *Merchant, member *Member, text string) (Reply, bool, error) {
 	text = strings.TrimSpace(text)
-	switch activationMethod(m, member) {
+	method, err := c.activationMethod(ctx, tx, m, member)
+	if err != nil {
+		return Reply{}, false, err
+	}
+	switch method {
 	case ActivatePhoneLast4:
 		if !fourDigits.MatchString(text) {
 			return Reply{}, false, nil
 		}
 		reply, err := c.checkPhoneLast4(ctx, tx, m, member, member.OpenID, text)
+		return reply, true, err
+	case activateByCommand, activateAfterOrder:
+		if !fourDigits.MatchString(text) {
+			return Reply{}, false, nil
+		}
+		// Digits meant as a proof, from a member who has none to give.
+		reply, err := c.activationReply(ctx, tx, m, member, "reply.activate_no_phone")
 		return reply, true, err
 	case ActivateBirthday:
 		birthday, ok := parseBirthday(text)
@@ -89,7 +156,7 @@ func (c *Chat) checkPhoneLast4(ctx context.Context, tx *work, m *Merchant, membe
 // When the proof fails it returns the reply that says why.
 func (c *Chat) proveOrderPhone(ctx context.Context, tx *work, m *Merchant, member *Member, sender, digits string) (Reply, bool, error) {
 	if member.Phone == "" {
-		reply, err := c.render(m, "reply.activate_no_phone", nil)
+		reply, err := c.render(m, "reply.proof_no_phone", nil) // every order by phone leaves one: not seen
 		return reply, false, err
 	}
 	now := c.clock()

@@ -90,7 +90,7 @@ func (c *Calendar) birthdayGift(ctx context.Context, m *Merchant, memberID int64
 // WeChat user bound by a card's code alone is not that yet.
 func (c *Chat) birthdayChat(ctx context.Context, tx *work, m *Merchant, member *Member, arg string) (Reply, error) {
 	if member.Funnel.ActivatedAt == nil {
-		return c.render(m, "reply.birthday_activate_first", c.activationData(m, member))
+		return c.activationReply(ctx, tx, m, member, "reply.birthday_activate_first")
 	}
 	data := map[string]any{"Birthday": birthdayShown(member.Birthday), "Gift": m.Campaigns.Birthday != nil}
 	if member.Birthday != "" {

@@ -46,11 +46,11 @@ func (c *Chat) cardEvent(ctx context.Context, tx *work, m *Merchant, msg Inbound
 		return Reply{}, tx.Members().Update(ctx, member)
 	default: // submitted the card's activation form: the deliberate act
 		member.CardCode = msg.Fields["UserCardCode"]
-		if activationMethod(m, member) != ActivateMemberCard { // bound by code alone: the order's phone proves it
+		if member.AwaitsProof() { // bound by code alone: the order's phone proves it
 			if err := tx.Members().Update(ctx, member); err != nil {
 				return Reply{}, err
 			}
-			return c.render(m, "reply.how_to_activate", c.activationData(m, member))
+			return c.activationReply(ctx, tx, m, member, "reply.how_to_activate")
 		}
 		return c.activate(ctx, tx, m, member)
 	}

@@ -200,7 +200,7 @@ func (c *Chat) textReply(ctx context.Context, tx *work, m *Merchant, member *Mem
 	command, arg, _ := strings.Cut(content, " ")
 	command = strings.ToLower(command)
 	if member.AwaitsProof() && provenOnly(command) {
-		return c.render(m, "reply.prove_first", c.activationData(m, member))
+		return c.activationReply(ctx, tx, m, member, "reply.prove_first")
 	}
 	switch command {
 	case "帮助", "help", "?", "？":
@@ -208,10 +208,7 @@ func (c *Chat) textReply(ctx context.Context, tx *work, m *Merchant, member *Mem
 	case "积分", "points", "我的积分":
 		return c.pointsReply(ctx, tx, m, member)
 	case "激活":
-		if member.Funnel.ActivatedAt != nil {
-			return c.render(m, "reply.already_activated", nil)
-		}
-		return c.render(m, "reply.how_to_activate", c.activationData(m, member))
+		return c.activateChat(ctx, tx, m, member)
 	case "邀请":
 		return c.invite(ctx, tx, m, member)
 	case "签到":

@@ -165,8 +165,11 @@ func (c *Chat) takeBack(ctx context.Context, tx *work, m *Merchant, follower *Me
 		return c.render(m, "reply.claim_unknown", map[string]any{"Code": code})
 	case err != nil:
 		return Reply{}, err
-	case claimed.OpenID == follower.OpenID:
-		return c.checkPhoneLast4(ctx, tx, m, claimed, follower.OpenID, digits)
+	case claimed.OpenID == follower.OpenID: // their own card: the code adds nothing to the proof
+		if reply, ok, err := c.tryActivate(ctx, tx, m, claimed, digits); ok || err != nil {
+			return reply, err
+		}
+		return c.activationReply(ctx, tx, m, claimed, "reply.how_to_activate")
 	case claimed.OpenID != "" && !claimed.AwaitsProof():
 		return c.render(m, "reply.claim_taken", nil)
 	case c.hasHistory(ctx, tx, follower):
@@ -226,5 +229,5 @@ func (c *Chat) claimedReply(ctx context.Context, tx *work, m *Merchant, member *
 	if member.Funnel.ActivatedAt != nil {
 		return c.pointsReply(ctx, tx, m, member)
 	}
-	return c.render(m, "reply.claimed", c.activationData(m, member))
+	return c.activationReply(ctx, tx, m, member, "reply.claimed")
 }

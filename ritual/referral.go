@@ -19,7 +19,7 @@ const referralCodeLen = 8
 // (scene ref:<code>) and the rule in plain words.
 func (c *Chat) invite(ctx context.Context, tx *work, m *Merchant, member *Member) (Reply, error) {
 	if member.Funnel.ActivatedAt == nil {
-		return c.render(m, "reply.invite_activate_first", c.activationData(m, member))
+		return c.activationReply(ctx, tx, m, member, "reply.invite_activate_first")
 	}
 	if member.ReferralCode == "" {
 		var err error
