@@ -110,7 +110,7 @@ func TestFailedCardScan(t *testing.T) {
 			scene string
 			want  []string
 		}{
-			{"claim:K7XM2Q", []string{"欢迎关注" + m.Name, "没有找到会员码 K7XM2Q 的会员卡", "请发送卡上印的6位会员码"}},
+			{"claim:K7XM2Q", []string{"欢迎关注" + m.Name, "没有找到会员码 K7XM2Q 对应的会员卡", "请发送卡上印的6位会员码"}},
 			{"claim:" + taken.ClaimCode, []string{"欢迎关注" + m.Name, "另一个微信号"}},
 		} {
 			openid := ritualtest.RandomID("o")
