@@ -35,7 +35,22 @@ func TestFunnelAndReferralAPIs(t *testing.T) {
 		if first["stage"] != "recognized" || first["members"] != 2.0 || first["conversion_from_previous"] != nil {
 			t.Fatalf("first stage = %v, want 2 recognized today", first)
 		}
-		for _, bad := range []string{"?from=" + day, "?from=yesterday&to=" + day, "?from=" + day + "&to=2000-01-01"} {
+		// Asked without a window, the funnel covers the last 30 days in the
+		// merchant's zone, today included: today's buyers are in it.
+		cst := time.FixedZone("CST", 8*3600)
+		now := clock.Now().In(cst)
+		tomorrow := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, cst)
+		for _, query := range []string{"", "?from=" + day, "?to=" + day} {
+			status, body := e.api("GET", "/api/v1/funnel"+query, e.apiKey)
+			stages, _ := body["stages"].([]any)
+			if status != 200 || len(stages) != 6 || stages[0].(map[string]any)["members"] != 2.0 {
+				t.Fatalf("funnel%s: %d %v, want today's 2 recognized", query, status, body)
+			}
+			if query == "" && (body["from"] != tomorrow.AddDate(0, 0, -30).UTC().Format(time.RFC3339) || body["to"] != tomorrow.UTC().Format(time.RFC3339)) {
+				t.Fatalf("funnel without from and to covers %v to %v, want the 30 days to the end of today in Shanghai (%v)", body["from"], body["to"], tomorrow)
+			}
+		}
+		for _, bad := range []string{"?from=yesterday&to=" + day, "?from=" + day + "&to=2000-01-01", "?from=2999-01-01"} {
 			if status, body := e.api("GET", "/api/v1/funnel"+bad, e.apiKey); status != 422 {
 				t.Errorf("funnel%s: %d %v, want 422", bad, status, body)
 			}

@@ -13,7 +13,9 @@ import (
 // Reports tell the merchant how the club is doing: the card-activation
 // funnel and the referrers.
 type Reports interface {
-	// Funnel reports the members recognized from an order in [from, to).
+	// Funnel reports the members recognized from an order in [from, to); a
+	// zero to is the end of today in the merchant's zone, a zero from 30
+	// days before to.
 	Funnel(ctx context.Context, m *ritual.Merchant, from, to time.Time) (ritual.FunnelReport, error)
 	// Referrals ranks referrers for month ("2006-01" in the merchant's time
 	// zone, "" for the current one); another form is EINVALID.
@@ -45,7 +47,8 @@ type campaignsAPI struct {
 }
 
 // getFunnel answers GET /api/v1/funnel?from=&to= (dates or RFC 3339
-// times; dates are days in the merchant's time zone, to inclusive).
+// times; dates are days in the merchant's time zone, to inclusive). Either
+// may be left out: without both it is the last 30 days.
 func (h *reportsAPI) getFunnel(c *gin.Context) {
 	m := merchantOf(c)
 	from, err := queryTime(c, "from", m.Location(), false)
@@ -67,11 +70,11 @@ func (h *reportsAPI) getFunnel(c *gin.Context) {
 }
 
 // queryTime reads a date ("2026-11-01", a day in loc; the day after for an
-// inclusive end) or an RFC 3339 time.
+// inclusive end) or an RFC 3339 time; the zero time when it is not given.
 func queryTime(c *gin.Context, name string, loc *time.Location, end bool) (time.Time, error) {
 	raw := c.Query(name)
 	if raw == "" {
-		return time.Time{}, ritual.FieldErrorf(name, "is required")
+		return time.Time{}, nil
 	}
 	if day, err := time.ParseInLocation("2006-01-02", raw, loc); err == nil {
 		if end {

@@ -71,7 +71,12 @@ func (c *Chat) subscribed(ctx context.Context, tx *work, m *Merchant, msg Inboun
 		return Reply{}, err
 	}
 	scene := msg.QRScene()
-	returning := member.Follow(now, scene)
+	code, byCard := strings.CutPrefix(scene, sceneClaim)
+	first, kept := member.FollowedAt == nil, scene
+	if byCard {
+		kept = "" // a card's scene is kept once the card binds (followedByCard)
+	}
+	returning := member.Follow(now, kept)
 	if err := tx.Members().Update(ctx, member); err != nil {
 		return Reply{}, err
 	}
@@ -79,18 +84,45 @@ func (c *Chat) subscribed(ctx context.Context, tx *work, m *Merchant, msg Inboun
 		return Reply{}, err
 	}
 	c.log.InfoContext(ctx, "member followed", "merchant", m.ID, "member", member.ID, "new", created, "returning", returning)
+	welcome := "reply.welcome"
+	if returning {
+		welcome = "reply.welcome_back"
+	}
 	switch {
-	case strings.HasPrefix(scene, sceneClaim):
-		return c.bindClaim(ctx, tx, m, member, strings.TrimPrefix(scene, sceneClaim), false)
+	case byCard:
+		return c.followedByCard(ctx, tx, m, member, code, first, welcome)
 	case strings.HasPrefix(scene, sceneReferral) && created:
 		if err := c.referredBy(ctx, tx, m, member, strings.TrimPrefix(scene, sceneReferral)); err != nil {
 			return Reply{}, err
 		}
 	}
-	if returning {
-		return c.render(m, "reply.welcome_back", nil)
+	return c.render(m, welcome, nil)
+}
+
+// followedByCard binds the card whose QR code the shopper followed through.
+// The follow counts whatever the card: when it does not bind (no card has
+// the code, it is someone else's, too many tries) the shopper is welcomed as
+// any follower and told what to do about the card, and the scene is not
+// kept as how they came, since it names a card that is not theirs. On a
+// first follow that binds, the card's scene is the member's.
+func (c *Chat) followedByCard(ctx context.Context, tx *work, m *Merchant, follower *Member, code string, first bool, welcome string) (Reply, error) {
+	reply, err := c.bindClaim(ctx, tx, m, follower, code, false)
+	if err != nil {
+		return Reply{}, err
 	}
-	return c.render(m, "reply.welcome", nil)
+	member, err := tx.Members().ByOpenID(ctx, m.ID, follower.OpenID)
+	if err != nil {
+		return Reply{}, err
+	}
+	if member.ClaimCode != "" && member.ClaimCode == strings.ToUpper(strings.TrimSpace(code)) {
+		if first {
+			member.SubscribeScene = sceneClaim + code
+			err = tx.Members().Update(ctx, member)
+		}
+		return reply, err
+	}
+	hello, err := c.render(m, welcome, nil)
+	return Reply{Text: hello.Text + "\n\n" + reply.Text}, err
 }
 
 // scanned handles a follower scanning one of the merchant's QR codes.

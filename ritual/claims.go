@@ -104,7 +104,7 @@ func (c *Chat) bindClaim(ctx context.Context, tx *work, m *Merchant, follower *M
 	claimed, err := tx.Members().ByClaimCode(ctx, m.ID, code)
 	switch {
 	case ErrorCode(err) == ENOTFOUND:
-		return c.render(m, "reply.claim_unknown", map[string]any{"Code": code})
+		return c.render(m, "reply.claim_unknown", map[string]any{"Code": code, "Scanned": !typed})
 	case err != nil:
 		return Reply{}, err
 	case follower.TestShopper && !claimed.TestShopper:

@@ -86,9 +86,64 @@ func TestScanningTheCardBindsTheFollower(t *testing.T) {
 				if bound.Funnel.CardScannedAt == nil || bound.Funnel.FollowedAt == nil {
 					t.Fatalf("funnel = %+v, want scanned and followed stamped", bound.Funnel)
 				}
+				if how == "subscribe" && bound.SubscribeScene != "claim:"+claimed.ClaimCode {
+					t.Fatalf("followed through the card, subscribe scene = %q, want the card's", bound.SubscribeScene)
+				}
 			})
 		})
 	}
+}
+
+// TestFailedCardScan: a QR code whose claim code names no card (or someone
+// else's) binds nothing and is not kept as how the shopper came; the follow
+// itself is real, so the shopper is welcomed as a follower and told what
+// they can do about the card.
+func TestFailedCardScan(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		club, m := newClub(t, db, clock)
+		ctx := context.Background()
+		taken := buyer(t, club, db, m, "FS1", 20000)
+		mustHandle(t, club, m, scanEvent(clock, ritualtest.RandomID("o"), "claim:"+taken.ClaimCode, false))
+
+		for _, tc := range []struct {
+			scene string
+			want  []string
+		}{
+			{"claim:K7XM2Q", []string{"欢迎关注" + m.Name, "没有找到会员码 K7XM2Q 对应的会员卡", "请发送卡上印的6位会员码"}},
+			{"claim:" + taken.ClaimCode, []string{"欢迎关注" + m.Name, "另一个微信号"}},
+		} {
+			openid := ritualtest.RandomID("o")
+			clock.Advance(time.Second)
+			got := mustHandle(t, club, m, scanEvent(clock, openid, tc.scene, false))
+			for _, want := range tc.want {
+				if !strings.Contains(got, want) {
+					t.Errorf("following through %s answered %q, want %q in it", tc.scene, got, want)
+				}
+			}
+			member, err := db.Members().ByOpenID(ctx, m.ID, openid)
+			if err != nil || member.State != ritual.StateFollowing || member.Funnel.FollowedAt == nil {
+				t.Fatalf("after following through %s: %+v (%v), want a following member", tc.scene, member, err)
+			}
+			if member.SubscribeScene != "" || member.ClaimCode != "" || member.Funnel.CardScannedAt != nil {
+				t.Errorf("following through %s kept scene %q, code %q, scanned %v; want none: the card is not theirs",
+					tc.scene, member.SubscribeScene, member.ClaimCode, member.Funnel.CardScannedAt)
+			}
+		}
+
+		// A follower who scans an unknown card keeps the scene they came by
+		// and is not welcomed again.
+		openid := ritualtest.RandomID("o")
+		mustHandle(t, club, m, subscribe(clock, openid, "poster"))
+		clock.Advance(time.Second)
+		got := mustHandle(t, club, m, scanEvent(clock, openid, "claim:K7XM2Q", true))
+		if strings.Contains(got, "欢迎") || !strings.Contains(got, "请发送卡上印的6位会员码") {
+			t.Fatalf("a follower's scan of an unknown card answered %q, want what to do and no welcome", got)
+		}
+		if member, _ := db.Members().ByOpenID(ctx, m.ID, openid); member.SubscribeScene != "poster" {
+			t.Fatalf("scene = %q after the failed scan, want poster", member.SubscribeScene)
+		}
+	})
 }
 
 func TestClaimRefusals(t *testing.T) {

@@ -32,13 +32,23 @@ type FunnelStage struct {
 	MedianSeconds *float64 `json:"median_seconds_from_previous"`
 }
 
+// funnelDays is how far back a funnel report looks when it is given no
+// start: a merchant who just asks sees the month up to today, as the
+// console's funnel page shows it.
+const funnelDays = 30
+
 // Funnel reports the card-activation funnel of the members recognized from
-// an order in [from, to).
+// an order in [from, to). A zero to is the end of today in the merchant's
+// time zone and a zero from is funnelDays before to: with neither, the last
+// 30 days, today included.
 func (c *Reports) Funnel(ctx context.Context, m *Merchant, from, to time.Time) (FunnelReport, error) {
-	switch {
-	case from.IsZero() || to.IsZero():
-		return FunnelReport{}, FieldErrorf("from", "from and to are required")
-	case !to.After(from):
+	if to.IsZero() {
+		to = dayStart(c.clock(), m.Location()).AddDate(0, 0, 1)
+	}
+	if from.IsZero() {
+		from = to.In(m.Location()).AddDate(0, 0, -funnelDays)
+	}
+	if !to.After(from) {
 		return FunnelReport{}, FieldErrorf("to", "must be after from")
 	}
 	members, err := c.store.Members().Funnel(ctx, m.ID, from, to)

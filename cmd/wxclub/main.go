@@ -129,7 +129,7 @@ const usage = `usage:
   wxclub jobs list                list campaign jobs: next run, last result
   wxclub jobs run JOB --merchant M [--at TIME]   run one slot by hand (once per slot)
   wxclub sim ACTION [flags]       play a shopper: follow [--scene S], unfollow, scan SCENE,
-                                  say TEXT, inbox, redeliver; --merchant, --openid, --server
+                                  card --phone P, say TEXT, inbox, redeliver; --merchant, --openid, --server
   wxclub sim group say TEXT --group G --sender S | messages --group G   speak in a group
   wxclub emulator [flags]         run the WeChat emulator on its own
   wxclub load webhook|orders [flags]   drive a running service; report req/s and p99

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -134,6 +135,36 @@ func TestSimRefusesWhatWeChatRefuses(t *testing.T) {
 	}
 }
 
+// TestSimCard: `sim card --phone P` fetches the card the shop prints for the
+// buyer whose order gave P, shows its code, and scans it as the shopper; a
+// phone no order gave, or a wrong key, is said plainly.
+func TestSimCard(t *testing.T) {
+	m := startMain(t, models.DriverSQLite)
+	key := m.Config.Merchants[0].APIKey
+	if status, body := post(t, m.URL()+"/api/v1/orders", key, `{"order_no":"SC-1","phone":"13955550009","amount_fen":100}`); status != 201 {
+		t.Fatalf("order: %d %s", status, body)
+	}
+	got := sim(t, m, "card", "--phone", "13955550009", "--key", key, "--openid", "oSimCard0000000000000000000001")
+	code := regexp.MustCompile(`card: code ([A-Z0-9]{6}), QR scene claim:([A-Z0-9]{6})`).FindStringSubmatch(got)
+	if code == nil || code[1] != code[2] || !strings.Contains(got, "会员码 "+code[1]) || !strings.Contains(got, "你已经是") {
+		t.Fatalf("sim card printed %q, want the card's code and lines, then the scan's reply", got)
+	}
+	member := get(t, m.URL()+"/api/v1/members/oSimCard0000000000000000000001", key)
+	if !strings.Contains(member, `"phone":"13955550009"`) {
+		t.Fatalf("after sim card the shopper is %s, want the buyer's membership", member)
+	}
+	for _, tc := range []struct{ phone, key, want string }{
+		{"13955550000", key, "an order with that phone"},
+		{"13955550009", "not-the-key", "--key"},
+	} {
+		var out bytes.Buffer
+		err := run(context.Background(), []string{"sim", "--server", m.URL(), "card", "--phone", tc.phone, "--key", tc.key}, &out, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("sim card --phone %s --key %s: %v, want an error saying %q", tc.phone, tc.key, err, tc.want)
+		}
+	}
+}
+
 func TestVersionAndUnknownCommand(t *testing.T) {
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"version"}, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "wxclub ") {
@@ -240,7 +271,7 @@ func TestHelpOnEveryCommand(t *testing.T) {
 		{[]string{"migrate", "-h"}, []string{"usage: wxclub migrate", "-config"}},
 		{[]string{"check", "--help"}, []string{"usage: wxclub check", "-config"}},
 		{[]string{"jobs", "--help"}, []string{"usage: wxclub jobs", "list ", "run JOB", "-merchant", "-at", "-config"}},
-		{[]string{"sim", "--help"}, []string{"usage: wxclub sim", "follow", "unfollow", "scan SCENE", "say TEXT", "inbox", "redeliver", "group", "-openid", "-server", "-scene"}},
+		{[]string{"sim", "--help"}, []string{"usage: wxclub sim", "follow", "unfollow", "scan SCENE", "card --phone P", "say TEXT", "inbox", "redeliver", "group", "-openid", "-server", "-scene", "-phone", "-key"}},
 		{[]string{"sim", "group", "--help"}, []string{"usage: wxclub sim group", "say TEXT", "messages", "-group", "-sender", "-at"}},
 		{[]string{"emulator", "-h"}, []string{"usage: wxclub emulator", "-addr", "-service"}},
 		{[]string{"load", "--help"}, []string{"usage: wxclub load", "webhook", "orders", "-server", "-c int", "-d duration", "-shoppers"}},
