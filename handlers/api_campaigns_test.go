@@ -52,6 +52,7 @@ func TestCampaignLastRunInTheMerchantsZone(t *testing.T) {
 	clock := &ritualtest.Clock{}
 	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
 		ctx := context.Background()
+		clock.Set(time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)) // each database starts on the same day
 		e := newEnv(t, db, clock, ritual.ModePlaintext, 5*time.Minute)
 		m := ritualtest.Merchant(ritual.ModePlaintext)
 		m.Campaigns.MemberDay = &ritual.MemberDayJob{Schedule: ritual.Schedule{Spec: "0 9 8 * *"}, Multiplier: 2}
