@@ -1,7 +1,10 @@
 package handlers_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -26,8 +29,8 @@ func TestCampaignAPIs(t *testing.T) {
 			t.Fatalf("campaigns: %d %v, want the member day", status, body)
 		}
 		job := list[0].(map[string]any)
-		if job["job"] != "member_day" || job["next_run"] != "2026-12-08T01:00:00Z" || job["last_run"] != nil {
-			t.Fatalf("member day = %v, want next run on the 8th at 09:00 Shanghai, never run", job)
+		if job["job"] != "member_day" || job["next_run"] != "2026-12-08T09:00:00+08:00" || job["last_run"] != nil {
+			t.Fatalf("member day = %v, want next run on the 8th at 09:00 Shanghai (+08:00), never run", job)
 		}
 		if status, _ := e.api("GET", "/api/v1/campaigns/report", key); status != 422 {
 			t.Fatalf("report without a campaign: %d, want 422", status)
@@ -38,6 +41,75 @@ func TestCampaignAPIs(t *testing.T) {
 		}
 		if status, body := e.api("GET", "/api/v1/campaigns", e.apiKey); status != 200 || len(body["campaigns"].([]any)) != 0 {
 			t.Fatalf("another merchant's campaigns: %d %v, want none", status, body)
+		}
+	})
+}
+
+// TestCampaignLastRunInTheMerchantsZone: the last run's times carry the
+// merchant's offset and its detail is a JSON object — the job's own
+// report, or a plain-text detail of an older row wrapped in one.
+func TestCampaignLastRunInTheMerchantsZone(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		ctx := context.Background()
+		clock.Set(time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)) // each database starts on the same day
+		e := newEnv(t, db, clock, ritual.ModePlaintext, 5*time.Minute)
+		m := ritualtest.Merchant(ritual.ModePlaintext)
+		m.Campaigns.MemberDay = &ritual.MemberDayJob{Schedule: ritual.Schedule{Spec: "0 9 8 * *"}, Multiplier: 2}
+		_, key := e.seed(m)
+		lastRun := func() map[string]any {
+			t.Helper()
+			status, body := e.api("GET", "/api/v1/campaigns", key)
+			list, _ := body["campaigns"].([]any)
+			if status != 200 || len(list) != 1 {
+				t.Fatalf("campaigns: %d %v", status, body)
+			}
+			last, _ := list[0].(map[string]any)["last_run"].(map[string]any)
+			return last
+		}
+
+		shanghai, _ := time.LoadLocation("Asia/Shanghai")
+		for _, c := range []struct {
+			detail string
+			err    error
+			want   map[string]any
+		}{
+			{"written before details were JSON", nil, map[string]any{"text": "written before details were JSON"}},
+			{"", errors.New("merchant gone"), map[string]any{"error": "merchant gone"}},
+		} {
+			clock.Advance(time.Hour)
+			slot := clock.Now().Truncate(time.Minute)
+			if _, err := e.club.RunJob(ctx, m.ID+":member_day", slot, "test", func(context.Context) (string, error) { return c.detail, c.err }); (err != nil) != (c.err != nil) {
+				t.Fatal(err)
+			}
+			last := lastRun()
+			if detail, ok := last["detail"].(map[string]any); !ok || !reflect.DeepEqual(detail, c.want) {
+				t.Fatalf("detail of a plain-text run = %#v, want the object %v", last["detail"], c.want)
+			}
+			if want := slot.In(shanghai).Format(time.RFC3339); last["slot"] != want {
+				t.Fatalf("slot = %v, want %s", last["slot"], want)
+			}
+		}
+
+		clock.Set(time.Date(2026, 12, 8, 9, 0, 20, 0, shanghai))
+		jobs, err := e.club.CampaignJobs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, job := range jobs {
+			if job.Merchant == m.ID && job.Name == "member_day" {
+				if ran, err := e.club.RunCampaign(ctx, job, clock.Now(), "test"); !ran || err != nil {
+					t.Fatalf("member day: ran=%v %v", ran, err)
+				}
+			}
+		}
+		last := lastRun()
+		if last["slot"] != "2026-12-08T09:00:00+08:00" || last["started_at"] != "2026-12-08T09:00:20+08:00" || last["finished_at"] != "2026-12-08T09:00:20+08:00" {
+			t.Fatalf("last run = %v, want its times at 09:00 +08:00", last)
+		}
+		detail, ok := last["detail"].(map[string]any)
+		if !ok || detail["campaign"] != "member_day:2026-12-08" {
+			t.Fatalf("detail = %#v, want the member day's report as a JSON object", last["detail"])
 		}
 	})
 }

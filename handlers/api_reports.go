@@ -24,26 +24,9 @@ type Reports interface {
 
 var _ Reports = (*ritual.Reports)(nil)
 
-// Campaigns tell what became of each campaign.
-type Campaigns interface {
-	// CampaignStatuses lists the campaign jobs with their next slot and
-	// last run.
-	CampaignStatuses(ctx context.Context, m *ritual.Merchant) ([]ritual.CampaignStatus, error)
-	// CampaignReport tells how many of a campaign's messages were sent,
-	// are waiting or failed, and why.
-	CampaignReport(ctx context.Context, m *ritual.Merchant, campaign string) ([]ritual.ReportLine, error)
-}
-
-var _ Campaigns = (*ritual.Calendar)(nil)
-
 // reportsAPI answers /api/v1/funnel and the referral board.
 type reportsAPI struct {
 	reports Reports
-}
-
-// campaignsAPI answers /api/v1/campaigns and their reports.
-type campaignsAPI struct {
-	campaigns Campaigns
 }
 
 // getFunnel answers GET /api/v1/funnel?from=&to= (dates or RFC 3339
@@ -102,27 +85,4 @@ func (h *reportsAPI) getReferralBoard(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, board)
-}
-
-// getCampaigns answers GET /api/v1/campaigns: each campaign job with its
-// next run and last result (the member day's summary is in its detail).
-func (h *campaignsAPI) getCampaigns(c *gin.Context) {
-	list, err := h.campaigns.CampaignStatuses(c.Request.Context(), merchantOf(c))
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"campaigns": list})
-}
-
-// getCampaignReport answers GET /api/v1/campaigns/report?campaign=member_day:2026-12-08:
-// what became of a campaign's messages, and why those not sent were not.
-func (h *campaignsAPI) getCampaignReport(c *gin.Context) {
-	campaign := c.Query("campaign")
-	lines, err := h.campaigns.CampaignReport(c.Request.Context(), merchantOf(c), campaign)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"campaign": campaign, "lines": lines})
 }

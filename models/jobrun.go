@@ -40,11 +40,25 @@ func (s jobRuns) Finish(ctx context.Context, job string, slot time.Time, result,
 	return translate(err, "finish job run")
 }
 
+func (s jobRuns) Get(ctx context.Context, job string, slot time.Time) (*ritual.JobRun, error) {
+	var row jobRunRow
+	if err := s.db.WithContext(ctx).Where("job = ? AND slot = ?", job, slot.UTC()).Take(&row).Error; err != nil {
+		return nil, translate(err, "find run of "+job)
+	}
+	return row.run(), nil
+}
+
+// Last is the run started most recently: a slot run ahead of time by hand
+// does not hide the runs after it, nor an old slot run late.
 func (s jobRuns) Last(ctx context.Context, job string) (*ritual.JobRun, error) {
 	var row jobRunRow
-	if err := s.db.WithContext(ctx).Where("job = ?", job).Order("slot DESC").Take(&row).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("job = ?", job).Order("started_at DESC, id DESC").Take(&row).Error; err != nil {
 		return nil, translate(err, "find last run of "+job)
 	}
+	return row.run(), nil
+}
+
+func (row jobRunRow) run() *ritual.JobRun {
 	return &ritual.JobRun{Job: row.Job, Slot: row.Slot.UTC(), Owner: row.Owner, StartedAt: row.StartedAt.UTC(),
-		FinishedAt: utcPtr(row.FinishedAt), Result: row.Result, Detail: row.Detail}, nil
+		FinishedAt: utcPtr(row.FinishedAt), Result: row.Result, Detail: row.Detail}
 }

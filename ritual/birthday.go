@@ -19,12 +19,8 @@ const SourceBirthday = "birthday"
 // other years.
 func (c *Calendar) birthdays(ctx context.Context, m *Merchant, slot time.Time) (string, error) {
 	today := slot.In(m.Location())
-	days := []string{today.Format("01-02")}
-	if today.Format("01-02") == "02-28" && !isLeap(today.Year()) {
-		days = append(days, "02-29")
-	}
 	given := 0
-	for _, md := range days {
+	for _, md := range birthdaysOn(today) {
 		ids, err := c.store.Members().WithBirthday(ctx, m.ID, md)
 		if err != nil {
 			return "", err
@@ -37,13 +33,34 @@ func (c *Calendar) birthdays(ctx context.Context, m *Merchant, slot time.Time) (
 			if ok {
 				given++
 			}
+			jobProgress(ctx).add(1, btoi(ok))
 		}
 	}
 	detail, _ := json.Marshal(map[string]any{"day": today.Format("2006-01-02"), "gifts": given})
 	return string(detail), nil
 }
 
+// birthdaysOn lists the birthdays (month-day) celebrated on day: a 02-29
+// birthday is kept on 02-28 in other years.
+func birthdaysOn(day time.Time) []string {
+	days := []string{day.Format("01-02")}
+	if day.Format("01-02") == "02-28" && !isLeap(day.Year()) {
+		days = append(days, "02-29")
+	}
+	return days
+}
+
+func btoi(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func isLeap(y int) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
+
+// birthdayGiftText is the birthday message (a dry run shows it too).
+const birthdayGiftText = "生日快乐！生日礼已送到"
 
 // birthdayGift gives one member this year's gift: points, the coupon and
 // a message, in one transaction keyed by (member, year).
@@ -77,7 +94,7 @@ func (c *Calendar) birthdayGift(ctx context.Context, m *Merchant, memberID int64
 			return err
 		}
 		given = true
-		notice := Notice{Reason: "生日快乐！生日礼已送到", Delta: j.Points, Balance: member.Points, At: c.clock()}
+		notice := Notice{Reason: birthdayGiftText, Delta: j.Points, Balance: member.Points, At: c.clock()}
 		return c.enqueue(ctx, tx, m, member, PurposeBirthday, "birthday:"+ref, notice, c.clock())
 	})
 	return given, err

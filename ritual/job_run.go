@@ -2,6 +2,8 @@ package ritual
 
 import (
 	"context"
+	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -21,7 +23,53 @@ type JobRun struct {
 	StartedAt  time.Time  `json:"started_at"`
 	FinishedAt *time.Time `json:"finished_at"`
 	Result     string     `json:"result"`
-	Detail     string     `json:"detail"`
+	// Detail is what the job reports: a JSON object for campaigns, the
+	// reason for a failure (older rows may hold plain text).
+	Detail string `json:"detail"`
+}
+
+// AheadOfTime reports whether the run was started before its slot came: a
+// slot run by hand, on purpose, ahead of the schedule.
+func (r JobRun) AheadOfTime() bool { return r.StartedAt.Before(r.Slot) }
+
+// In returns the run with its times in loc, so that they are shown (and
+// written as JSON) with the merchant's offset.
+func (r JobRun) In(loc *time.Location) JobRun {
+	r.Slot, r.StartedAt = r.Slot.In(loc), r.StartedAt.In(loc)
+	if r.FinishedAt != nil {
+		f := r.FinishedAt.In(loc)
+		r.FinishedAt = &f
+	}
+	return r
+}
+
+// DetailJSON is the detail as a JSON object: the job's own report when it
+// is one; a failure's reason as {"error": ...}; other text (rows written
+// before details were JSON) as {"text": ...}; nothing as {}.
+func (r JobRun) DetailJSON() json.RawMessage {
+	d := strings.TrimSpace(r.Detail)
+	if d == "" {
+		return json.RawMessage(`{}`)
+	}
+	if strings.HasPrefix(d, "{") && json.Valid([]byte(d)) {
+		return json.RawMessage(d)
+	}
+	key := "text"
+	if r.Result == JobFailed {
+		key = "error"
+	}
+	b, _ := json.Marshal(map[string]string{key: r.Detail})
+	return b
+}
+
+// MarshalJSON writes the run with its detail as a JSON object, not as a
+// string holding JSON.
+func (r JobRun) MarshalJSON() ([]byte, error) {
+	type plain JobRun
+	return json.Marshal(struct {
+		plain
+		Detail json.RawMessage `json:"detail"`
+	}{plain(r), r.DetailJSON()})
 }
 
 // JobRuns claims slots, so that with any number of replicas each slot of
@@ -30,7 +78,10 @@ type JobRuns interface {
 	// Claim records that owner runs job's slot; false if it was claimed before.
 	Claim(ctx context.Context, job string, slot time.Time, owner string, now time.Time) (bool, error)
 	Finish(ctx context.Context, job string, slot time.Time, result, detail string, now time.Time) error
-	// Last returns the newest run of job; ENOTFOUND if it never ran.
+	// Get returns the run of job's slot; ENOTFOUND if it never ran.
+	Get(ctx context.Context, job string, slot time.Time) (*JobRun, error)
+	// Last returns the run of job started most recently (whatever its
+	// slot); ENOTFOUND if it never ran.
 	Last(ctx context.Context, job string) (*JobRun, error)
 }
 
@@ -54,7 +105,15 @@ func (c *Calendar) RunJob(ctx context.Context, job string, slot time.Time, owner
 	return true, runErr
 }
 
-// LastJobRun returns the newest run of job; ENOTFOUND if it never ran.
+// LastJobRun returns the run of job started most recently; ENOTFOUND if it
+// never ran. A slot run ahead of time by hand is the last run from then on
+// (AheadOfTime tells it).
 func (c *Calendar) LastJobRun(ctx context.Context, job string) (*JobRun, error) {
 	return c.store.JobRuns().Last(ctx, job)
+}
+
+// JobRunOf returns the run of job's slot (truncated to the minute, as runs
+// are recorded); ENOTFOUND if that slot never ran.
+func (c *Calendar) JobRunOf(ctx context.Context, job string, slot time.Time) (*JobRun, error) {
+	return c.store.JobRuns().Get(ctx, job, slot.UTC().Truncate(time.Minute))
 }

@@ -60,3 +60,34 @@ func TestEachSlotRunsOnceAcrossReplicas(t *testing.T) {
 		}
 	})
 }
+
+// TestLastRunIsTheOneStartedLast: a slot run ahead of time by hand does not
+// hide the runs after it; each slot's own run can be found.
+func TestLastRunIsTheOneStartedLast(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		ctx := context.Background()
+		clock.Set(time.Date(2026, 12, 2, 2, 0, 0, 0, time.UTC))
+		club, _ := newClub(t, db, clock)
+		job := ritualtest.RandomID("job-")
+		ahead, late := clock.Now().AddDate(0, 0, 6), clock.Now().AddDate(0, 0, -1)
+		for i, slot := range []time.Time{ahead, late} {
+			detail := []string{"ahead", "late"}[i]
+			if _, err := club.RunJob(ctx, job, slot, "test", func(context.Context) (string, error) { return detail, nil }); err != nil {
+				t.Fatal(err)
+			}
+			clock.Advance(time.Minute)
+		}
+		last, err := club.LastJobRun(ctx, job)
+		if err != nil || !last.Slot.Equal(late) || last.Detail != "late" || last.AheadOfTime() {
+			t.Fatalf("last run = %+v %v, want the slot run last (%s)", last, err, late)
+		}
+		run, err := club.JobRunOf(ctx, job, ahead.Add(30*time.Second))
+		if err != nil || !run.Slot.Equal(ahead) || run.Detail != "ahead" || !run.AheadOfTime() {
+			t.Fatalf("run of %s = %+v %v, want it, run ahead of time", ahead, run, err)
+		}
+		if _, err := club.JobRunOf(ctx, job, ahead.Add(time.Hour)); ritual.ErrorCode(err) != ritual.ENOTFOUND {
+			t.Fatalf("a slot never run: %v, want ENOTFOUND", err)
+		}
+	})
+}

@@ -47,15 +47,23 @@ func dayStart(t time.Time, loc *time.Location) time.Time {
 func (c *Calendar) memberDay(ctx context.Context, m *Merchant, slot time.Time) (string, error) {
 	day := dayStart(slot, m.Location()).Format("2006-01-02")
 	j := m.Campaigns.MemberDay
-	reason := fmt.Sprintf("今天是会员日：%s", memberDayPerk(m))
-	return c.broadcast(ctx, m, "member_day:"+day, PurposeMemberDay, reason, slot, j.Coupon)
+	return c.broadcast(ctx, m, "member_day:"+day, PurposeMemberDay, memberDayText(m), slot, j.Coupon)
 }
 
 // memberDayEve announces tomorrow's member day.
 func (c *Calendar) memberDayEve(ctx context.Context, m *Merchant, slot time.Time) (string, error) {
 	day := dayStart(slot, m.Location()).AddDate(0, 0, 1).Format("2006-01-02")
-	reason := fmt.Sprintf("明天是会员日：%s", memberDayPerk(m))
-	return c.broadcast(ctx, m, "member_day_eve:"+day, PurposeMemberDay, reason, slot, "")
+	return c.broadcast(ctx, m, "member_day_eve:"+day, PurposeMemberDay, memberDayEveText(m), slot, "")
+}
+
+// memberDayText is the member day's message; memberDayEveText the eve's.
+// (A dry run shows them too.)
+func memberDayText(m *Merchant) string {
+	return fmt.Sprintf("今天是会员日：%s", memberDayPerk(m))
+}
+
+func memberDayEveText(m *Merchant) string {
+	return fmt.Sprintf("明天是会员日：%s", memberDayPerk(m))
 }
 
 // memberDayPerk says what the member day gives, for every level alike.
@@ -96,6 +104,7 @@ func (c *Calendar) broadcast(ctx context.Context, m *Merchant, campaign, purpose
 			return "", err
 		}
 		queued += n
+		jobProgress(ctx).add(int64(len(members)), n)
 		if withCoupon {
 			n, err := c.store.Coupons().IssueMany(ctx, campaignCoupons(m, members, reward, campaign, c.clock()))
 			if err != nil {

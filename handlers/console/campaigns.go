@@ -117,21 +117,36 @@ func (jf jobForm) notes(job string) []string {
 		if st.Job != job {
 			name = st.Job + " "
 		}
-		out = append(out, name+"下次运行："+st.NextRun.In(jf.loc).Format("2006-01-02 15:04 MST"))
+		out = append(out, name+"下次运行："+zoned(st.NextRun, jf.loc))
 		if st.LastRun == nil {
 			out = append(out, name+"上次结果：还没运行过")
 			continue
 		}
-		last := name + "上次结果：" + st.LastRun.Slot.In(jf.loc).Format("2006-01-02 15:04") + " " + resultName(st.LastRun.Result)
-		if st.LastRun.Detail != "" {
-			last += " · " + st.LastRun.Detail
-		}
-		out = append(out, last)
+		out = append(out, name+"上次结果："+jf.lastRun(st.LastRun))
 	}
 	if out == nil {
 		return []string{"未启用"}
 	}
 	return out
+}
+
+// lastRun says a run's slot with the merchant's offset and how it went; a
+// slot run by hand ahead of its time says so and when it ran.
+func (jf jobForm) lastRun(r *ritual.JobRun) string {
+	out := zoned(r.Slot, jf.loc) + " " + resultName(r.Result)
+	if r.AheadOfTime() {
+		out += "（提前运行于 " + zoned(r.StartedAt, jf.loc) + "）"
+	}
+	if r.Detail != "" {
+		out += " · " + r.Detail
+	}
+	return out
+}
+
+// zoned shows a time in the merchant's zone with its offset:
+// 2026-12-08 09:00 +08:00.
+func zoned(t time.Time, loc *time.Location) string {
+	return t.In(loc).Format("2006-01-02 15:04 -07:00")
 }
 
 func valueOr[T any](p *T) T {
