@@ -6,7 +6,8 @@
 //	wxclub jobs list|run            campaign jobs: list them, run one slot by hand
 //	wxclub sim ACTION [flags]       play a shopper against a running service
 //	wxclub emulator [flags]         run the WeChat emulator on its own
-//	wxclub load webhook|orders      load-test a running service
+//	wxclub load webhook|orders|signin   load-test a running service (its load merchant)
+//	wxclub bench webhook|orders|signin  measure the service against the bare framework and the commit limit
 //	wxclub probe URL                health check for images without curl
 //	wxclub version                  print the version
 package main
@@ -100,6 +101,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runEmulator(ctx, args, stdout, stderr)
 	case "load":
 		return runLoad(ctx, args, stdout, stderr)
+	case "bench":
+		return runBench(ctx, args, stdout, stderr)
+	case "bench-bare-webhook": // started by bench; not in the usage
+		return runBenchBareWebhook(ctx, args, stdout)
 	case "probe":
 		return runProbe(ctx, args, stdout)
 	case "version":
@@ -132,7 +137,9 @@ const usage = `usage:
                                   card --phone P, say TEXT, inbox, redeliver; --merchant, --openid, --server
   wxclub sim group say TEXT --group G --sender S | messages --group G   speak in a group
   wxclub emulator [flags]         run the WeChat emulator on its own
-  wxclub load webhook|orders [flags]   drive a running service; report req/s and p99
+  wxclub load webhook|orders|signin [flags]   drive a running service's load merchant; report req/s and p99
+  wxclub bench webhook|orders|signin [flags]  start the service, measure req/s, p99, statements and CPU
+                                  per request beside the bare framework and the commit limit
   wxclub probe URL                exit 0 if URL answers 200 (a container health check)
   wxclub version                  print the version
 

@@ -195,8 +195,13 @@ func (m *Main) openDatabase(ctx context.Context) error {
 	return db.Migrate(ctx)
 }
 
+// seedMerchants stores the configured merchants, and the load merchant
+// where there is one, the first time the service sees them.
 func (m *Main) seedMerchants(ctx context.Context) error {
-	for _, mc := range m.Config.Merchants {
+	if lm, ok := loadMerchant(m.Config); ok {
+		m.Logger.Info("load merchant registered: wxclub load and bench drive it, never a configured merchant", "merchant", lm.ID)
+	}
+	for _, mc := range withLoadMerchant(m.Config) {
 		created, err := m.Club.SeedMerchant(ctx, &mc.Merchant, mc.APIKey)
 		if err != nil {
 			return fmt.Errorf("seed merchant %s: %w", mc.ID, err)
@@ -225,7 +230,7 @@ func (m *Main) configureWeChat() error {
 	base := m.Config.WeChat.APIBase
 	if base == APIBaseEmulator {
 		m.Emulator = emulator.New(emulator.Options{Clock: m.Clock, Logger: m.Logger.With("component", "emulator")})
-		if err := registerAccounts(m.Emulator, m.Config.Merchants, m.URL()); err != nil {
+		if err := registerAccounts(m.Emulator, withLoadMerchant(m.Config), m.URL()); err != nil {
 			return err
 		}
 		base = m.URL() + "/emu"
