@@ -180,3 +180,31 @@ func rowsRead(t *testing.T, db *models.DB) uint64 {
 	}
 	return total
 }
+
+// The merchant's API key is cached, so an order costs no lookup of it; a
+// key revoked on another replica (or by hand in the database) stops
+// working here within the merchant TTL, 10 seconds.
+func TestRevokedAPIKeyStopsWithinTheMerchantTTL(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		e := newEnv(t, db, clock, ritual.ModePlaintext, 5*time.Minute)
+		order := func() int {
+			body := fmt.Sprintf(`{"order_no":%q,"openid":"oRevoked","amount_fen":100}`, ritualtest.RandomID("R"))
+			return e.postJSON("/api/v1/orders", e.apiKey, body).status
+		}
+		if got := order(); got != 201 {
+			t.Fatalf("order: %d", got)
+		}
+		if err := db.Exec(context.Background(), "UPDATE merchants SET api_key_hash = ? WHERE id = ?", ritual.HashAPIKey("another-key"), e.merchant.ID); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(5 * time.Second)
+		if got := order(); got != 201 {
+			t.Fatalf("within the TTL the cached key still works: got %d", got)
+		}
+		clock.Advance(6 * time.Second)
+		if got := order(); got != 401 {
+			t.Fatalf("11 s after the key was revoked an order answered %d, want 401", got)
+		}
+	})
+}
