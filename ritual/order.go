@@ -287,8 +287,9 @@ func (c *Shop) bookOrder(ctx context.Context, ch *memberChange, order *Order) er
 
 // resolveBuyer finds the member an order belongs to, attaching a newly
 // learned openid or phone, or creates a recognized member. A member found
-// by openid comes with their standing, read in the same statement; nil
-// otherwise.
+// by openid comes with their standing, read in the same statement, and a
+// member created here with the empty standing; others with nil. Either
+// way the member is returned as stored.
 func (c *Shop) resolveBuyer(ctx context.Context, tx *work, m *Merchant, in OrderInput) (*Member, *Standing, error) {
 	now := c.clock()
 	if in.OpenID == "" {
@@ -296,7 +297,7 @@ func (c *Shop) resolveBuyer(ctx context.Context, tx *work, m *Merchant, in Order
 		if err != nil || !created {
 			return member, nil, err
 		}
-		return member, nil, c.recognize(ctx, tx, member)
+		return member, &Standing{}, c.recognize(ctx, tx, member)
 	}
 	var found *Standing
 	member, st, err := tx.Members().ByOpenIDWithStanding(ctx, m.ID, in.OpenID, standingAt(m, now))
@@ -316,6 +317,7 @@ func (c *Shop) resolveBuyer(ctx context.Context, tx *work, m *Merchant, in Order
 		var created bool
 		member, created, err = tx.Members().EnsureByOpenID(ctx, m.ID, in.OpenID, StateRecognized, now)
 		if err == nil && created {
+			found = &Standing{} // nothing yet: no orders, points, ceremony or message
 			err = c.recognize(ctx, tx, member)
 		}
 	}
