@@ -148,9 +148,12 @@ func (s orders) RefundByNo(ctx context.Context, merchantID, refundNo string) (*r
 	return r, fromJSON(row.Answer, r.Answer)
 }
 
+// CountForMember names the member's merchant too, so the count reads the
+// member's entries of ix_orders_period, not the whole table.
 func (s orders) CountForMember(ctx context.Context, memberID int64) (int, error) {
 	var n int64
-	err := s.db.WithContext(ctx).Model(&orderRow{}).Where("member_id = ?", memberID).Count(&n).Error
+	err := s.db.WithContext(ctx).Model(&orderRow{}).
+		Where("merchant_id = (SELECT merchant_id FROM members WHERE id = ?) AND member_id = ?", memberID, memberID).Count(&n).Error
 	return int(n), translate(err, "count member's orders")
 }
 
