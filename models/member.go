@@ -124,29 +124,36 @@ func (s members) ByID(ctx context.Context, id int64) (*ritual.Member, error) {
 	return s.take(ctx, "find member", "id = ?", id)
 }
 
+// EnsureByOpenID and EnsureByPhone return a member they created as they
+// wrote it (the insert holds its row locked), and read one that was there.
 func (s members) EnsureByOpenID(ctx context.Context, merchantID, openid string, state ritual.MemberState, now time.Time) (*ritual.Member, bool, error) {
-	created, err := s.insertIgnore(ctx, memberRow{MerchantID: merchantID, OpenID: &openid, State: string(state)}, now)
-	if err != nil {
-		return nil, false, err
+	row := memberRow{MerchantID: merchantID, OpenID: &openid, State: string(state)}
+	created, err := s.insertIgnore(ctx, &row, now)
+	if err != nil || created {
+		return row.toMember(), created, err
 	}
 	m, err := s.ByOpenID(ctx, merchantID, openid)
-	return m, created, err
+	return m, false, err
 }
 
 func (s members) EnsureByPhone(ctx context.Context, merchantID, phone string, now time.Time) (*ritual.Member, bool, error) {
-	created, err := s.insertIgnore(ctx, memberRow{MerchantID: merchantID, Phone: &phone, State: string(ritual.StateRecognized)}, now)
-	if err != nil {
-		return nil, false, err
+	row := memberRow{MerchantID: merchantID, Phone: &phone, State: string(ritual.StateRecognized)}
+	created, err := s.insertIgnore(ctx, &row, now)
+	if err != nil || created {
+		return row.toMember(), created, err
 	}
 	m, err := s.ByPhone(ctx, merchantID, phone)
-	return m, created, err
+	return m, false, err
 }
 
 // insertIgnore creates row unless a unique key is taken; a concurrent
 // insert of the same key waits for the first to commit, then does nothing.
-func (s members) insertIgnore(ctx context.Context, row memberRow, now time.Time) (bool, error) {
-	row.CreatedAt, row.UpdatedAt = now.UTC(), now.UTC()
-	res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
+// Times are kept to the millisecond the columns hold, so a created row
+// reads back as it was written.
+func (s members) insertIgnore(ctx context.Context, row *memberRow, now time.Time) (bool, error) {
+	now = now.UTC().Truncate(time.Millisecond)
+	row.CreatedAt, row.UpdatedAt = now, now
+	res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(row)
 	if res.Error != nil {
 		return false, translate(res.Error, "create member")
 	}
@@ -155,7 +162,7 @@ func (s members) insertIgnore(ctx context.Context, row memberRow, now time.Time)
 
 func (s members) CreateTestShopper(ctx context.Context, merchantID, openid string, now time.Time) (*ritual.Member, error) {
 	row := memberRow{MerchantID: merchantID, OpenID: &openid, State: string(ritual.StateRecognized), TestShopper: true}
-	created, err := s.insertIgnore(ctx, row, now)
+	created, err := s.insertIgnore(ctx, &row, now)
 	if err != nil {
 		return nil, err
 	}

@@ -142,6 +142,20 @@ func openCeremonyOf(ctx context.Context, tx Repos, member *Member) (*Ceremony, e
 	return open, err
 }
 
+// openCeremony returns the ceremony the member had open when the change
+// began, if it still is (the change's body may have completed it), or nil;
+// a member with none costs no read.
+func (ch *memberChange) openCeremony(ctx context.Context) (*Ceremony, error) {
+	if ch.standing.OpenCeremony == 0 {
+		return nil, nil
+	}
+	cer, err := ch.tx.Ceremonies().ByID(ctx, ch.m.ID, ch.standing.OpenCeremony)
+	if err != nil || cer.Status != CeremonyOpen {
+		return nil, err
+	}
+	return cer, nil
+}
+
 // startCeremony opens the ceremony into target for a member who qualifies
 // for it, and invites them. Steps the member has already met (a birthday
 // we know) count as done.

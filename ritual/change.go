@@ -86,7 +86,26 @@ func byID(ctx context.Context, id int64) func(tx *work) (*Member, error) {
 // This is the only code that books points, and it checks what it booked:
 // the balance moves by exactly the sum of the ledger entries written.
 func (c *changer) change(ctx context.Context, tx *work, m *Merchant, member *Member, cause string, fn func(ch *memberChange) error) (*memberChange, error) {
-	ch := &memberChange{tx: tx, m: m, member: member, now: c.clock(), before: member.Points}
+	st, err := standingOf(ctx, tx, m, member, c.clock())
+	if err != nil {
+		return nil, err
+	}
+	return c.changeFrom(ctx, tx, m, member, nil, st, cause, fn)
+}
+
+// changeStanding is change for a member read with their standing (by
+// Members().ByOpenIDWithStanding in this transaction) and not changed
+// since, which saves the statement that reads the standing and lets
+// settle write only the columns the change moved.
+func (c *changer) changeStanding(ctx context.Context, tx *work, m *Merchant, member *Member, st Standing, cause string, fn func(ch *memberChange) error) (*memberChange, error) {
+	was := *member
+	return c.changeFrom(ctx, tx, m, member, &was, st, cause, fn)
+}
+
+// changeFrom is the change; was is the member as stored, or nil when the
+// caller may have changed the member without saving.
+func (c *changer) changeFrom(ctx context.Context, tx *work, m *Merchant, member, was *Member, st Standing, cause string, fn func(ch *memberChange) error) (*memberChange, error) {
+	ch := &memberChange{tx: tx, m: m, member: member, was: was, standing: st, now: c.clock(), before: member.Points}
 	if err := ch.expireDue(ctx); err != nil {
 		return nil, err
 	}
@@ -109,7 +128,7 @@ func (c *changer) change(ctx context.Context, tx *work, m *Merchant, member *Mem
 // change, and return the member's view.
 func (c *changer) settle(ctx context.Context, tx *work, ch *memberChange, cause string) (MemberView, error) {
 	m, member := ch.m, ch.member
-	stats, err := periodStats(ctx, tx, m, member.ID, c.clock())
+	stats, err := ch.period(ctx)
 	if err != nil {
 		return MemberView{}, err
 	}
@@ -120,11 +139,11 @@ func (c *changer) settle(ctx context.Context, tx *work, ch *memberChange, cause 
 	if err := ch.balanced(); err != nil {
 		return MemberView{}, err
 	}
-	if err := tx.Members().Update(ctx, member); err != nil {
+	if err := ch.save(ctx); err != nil {
 		return MemberView{}, err
 	}
 	for _, e := range ch.entries {
-		if err := c.announcePoints(ctx, tx, m, member, e); err != nil {
+		if err := c.announcePoints(ctx, ch, e); err != nil {
 			return MemberView{}, err
 		}
 	}
@@ -143,7 +162,22 @@ type memberChange struct {
 	tx     *work
 	m      *Merchant
 	member *Member
-	now    time.Time
+	// was is the member as stored, so settle saves only what moved; nil
+	// when unknown, and settle saves every column.
+	was *Member
+	// standing is the member's standing when the change began.
+	standing Standing
+	// newOrder is the order this change books, not stored until the
+	// change is settled (its answer is stored with it): the period
+	// counts it on top of the standing.
+	newOrder *Order
+	// queued is the points message this change queued or folded into, so
+	// its next entry folds into it without looking it up.
+	queued *OutboxMessage
+	// ordersMoved says the change altered an order the standing counted
+	// (a refund), so the period is read again.
+	ordersMoved bool
+	now         time.Time
 	// before is the balance when the change began; what the entries add
 	// up to must account for every point of the difference.
 	before  int64
@@ -179,4 +213,29 @@ func (c *changer) observeChange(ch *memberChange) {
 		_, to := ch.m.Membership.Level(lc.To)
 		c.observer.LevelChanged(ch.m.ID, to > from)
 	}
+}
+
+// period is what counts towards the member's level after the change: the
+// standing's period and the order the change books, or, where the change
+// moved an order already stored, the period read again.
+func (ch *memberChange) period(ctx context.Context) (PeriodStats, error) {
+	if ch.ordersMoved {
+		return periodStats(ctx, ch.tx, ch.m, ch.member.ID, ch.now)
+	}
+	stats := ch.standing.Period
+	stats.Days = ch.m.Membership.PeriodDays
+	if o := ch.newOrder; o != nil && !o.PaidAt.Before(ch.m.Membership.PeriodStart(ch.now)) {
+		stats.AmountFen += o.AmountFen
+		stats.Orders++
+	}
+	return stats, nil
+}
+
+// save writes the member: only what moved when the change knows what is
+// stored, else every column.
+func (ch *memberChange) save(ctx context.Context) error {
+	if ch.was == nil {
+		return ch.tx.Members().Update(ctx, ch.member)
+	}
+	return ch.tx.Members().UpdateFrom(ctx, ch.was, ch.member)
 }

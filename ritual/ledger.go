@@ -99,8 +99,12 @@ func (ch *memberChange) spend(ctx context.Context, amount int64, source, ref, re
 }
 
 // expireDue retires every lot whose time has come, oldest first, each with
-// its own ledger entry.
+// its own ledger entry. The standing says whether any has: most changes
+// read no lots.
 func (ch *memberChange) expireDue(ctx context.Context) error {
+	if !ch.standing.ExpiryDue {
+		return nil
+	}
 	lots, err := ch.tx.Ledger().OpenLots(ctx, ch.member.ID)
 	if err != nil {
 		return err

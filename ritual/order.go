@@ -223,7 +223,7 @@ func (c *Shop) previousOrder(ctx context.Context, m *Merchant, in OrderInput) (*
 }
 
 func (c *Shop) recordOrder(ctx context.Context, tx *work, m *Merchant, in OrderInput) (*OrderAnswer, error) {
-	member, err := c.resolveBuyer(ctx, tx, m, in)
+	member, st, err := c.resolveBuyer(ctx, tx, m, in)
 	if err != nil {
 		return nil, err
 	}
@@ -236,9 +236,13 @@ func (c *Shop) recordOrder(ctx context.Context, tx *work, m *Merchant, in OrderI
 	if in.PaidAt != nil {
 		order.PaidAt = in.PaidAt.UTC()
 	}
-	ch, err := c.change(ctx, tx, m, member, "order:"+order.OrderNo, func(ch *memberChange) error {
-		return c.bookOrder(ctx, tx, ch, order)
-	})
+	book := func(ch *memberChange) error { return c.bookOrder(ctx, ch, order) }
+	var ch *memberChange
+	if st != nil {
+		ch, err = c.changeStanding(ctx, tx, m, member, *st, "order:"+order.OrderNo, book)
+	} else {
+		ch, err = c.change(ctx, tx, m, member, "order:"+order.OrderNo, book)
+	}
 	if errors.Is(err, errAlreadyOnLedger) {
 		return nil, errResend
 	} else if err != nil {
@@ -248,15 +252,19 @@ func (c *Shop) recordOrder(ctx context.Context, tx *work, m *Merchant, in OrderI
 		OrderNo: order.OrderNo, AmountFen: order.AmountFen, PaidAt: order.PaidAt, Channel: order.Channel,
 		PointsEarned: order.PointsEarned, Member: ch.view,
 	}
-	if err := c.rewardReferrer(ctx, tx, m, member, order); err != nil {
+	if err := c.rewardReferrer(ctx, tx, m, member, order, ch.standing.Orders == 0); err != nil {
 		return nil, err
 	}
-	return order.Answer, tx.Orders().Update(ctx, order)
+	// Stored last, with its answer: an order number recorded before (or
+	// concurrently) is ECONFLICT here, the transaction rolls back, and
+	// RecordOrder answers from the first recording.
+	return order.Answer, tx.Orders().Create(ctx, order)
 }
 
-// bookOrder earns the order's points (multiplied on member day) and stores
-// the order, so it counts towards the level the change is about to settle.
-func (c *Shop) bookOrder(ctx context.Context, tx *work, ch *memberChange, order *Order) error {
+// bookOrder earns the order's points (multiplied on member day) and hands
+// the order to the change, so it counts towards the level the change is
+// about to settle.
+func (c *Shop) bookOrder(ctx context.Context, ch *memberChange, order *Order) error {
 	m := ch.m
 	reason := fmt.Sprintf("消费¥%s得积分（订单%s）", templates.Yuan(order.AmountFen), shortRef(order.OrderNo))
 	// At most 10^7 yuan × 1,000 points × 10 = 10^11 points: amount_fen,
@@ -270,53 +278,57 @@ func (c *Shop) bookOrder(ctx context.Context, tx *work, ch *memberChange, order 
 	if _, err := ch.earn(ctx, order.PointsEarned, SourceOrder, order.OrderNo, reason); err != nil {
 		return err
 	}
-	if err := tx.Orders().Create(ctx, order); err != nil {
-		return err // ECONFLICT: recorded before or concurrently; RecordOrder answers from that one
-	}
-	if n, err := tx.Orders().CountForMember(ctx, ch.member.ID); err != nil {
-		return err
-	} else if n == 2 {
+	ch.newOrder = order
+	if ch.standing.Orders == 1 { // this is their second order
 		stamp(&ch.member.Funnel.FirstRepeatOrderAt, ch.now)
 	}
 	return nil
 }
 
 // resolveBuyer finds the member an order belongs to, attaching a newly
-// learned openid or phone, or creates a recognized member.
-func (c *Shop) resolveBuyer(ctx context.Context, tx *work, m *Merchant, in OrderInput) (*Member, error) {
+// learned openid or phone, or creates a recognized member. A member found
+// by openid comes with their standing, read in the same statement, and a
+// member created here with the empty standing; others with nil. Either
+// way the member is returned as stored.
+func (c *Shop) resolveBuyer(ctx context.Context, tx *work, m *Merchant, in OrderInput) (*Member, *Standing, error) {
 	now := c.clock()
 	if in.OpenID == "" {
 		member, created, err := tx.Members().EnsureByPhone(ctx, m.ID, in.Phone, now)
 		if err != nil || !created {
-			return member, err
+			return member, nil, err
 		}
-		return member, c.recognize(ctx, tx, member)
+		return member, &Standing{}, c.recognize(ctx, tx, member)
 	}
-	member, err := tx.Members().ByOpenID(ctx, m.ID, in.OpenID)
+	var found *Standing
+	member, st, err := tx.Members().ByOpenIDWithStanding(ctx, m.ID, in.OpenID, standingAt(m, now))
+	if err == nil {
+		found = &st
+	}
 	if ErrorCode(err) == ENOTFOUND && in.Phone != "" {
 		member, err = tx.Members().ByPhone(ctx, m.ID, in.Phone)
 		if err == nil && member.OpenID != "" {
 			err = &Error{Code: ECONFLICT, Field: "phone", Message: "this phone belongs to a member with another openid"}
 		} else if err == nil {
 			member.OpenID = in.OpenID
-			return member, tx.Members().Update(ctx, member)
+			return member, nil, tx.Members().Update(ctx, member)
 		}
 	}
 	if ErrorCode(err) == ENOTFOUND {
 		var created bool
 		member, created, err = tx.Members().EnsureByOpenID(ctx, m.ID, in.OpenID, StateRecognized, now)
 		if err == nil && created {
+			found = &Standing{} // nothing yet: no orders, points, ceremony or message
 			err = c.recognize(ctx, tx, member)
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if member.Phone == "" && in.Phone != "" {
 		member.Phone = in.Phone
 		err = tx.Members().Update(ctx, member)
 	}
-	return member, err
+	return member, found, err
 }
 
 // recognize marks a member created from an order: the funnel starts here,

@@ -68,26 +68,52 @@ type Notice struct {
 const pointsMergeDelay = 3 * time.Second
 
 // announcePoints queues a points_changed message for entry, or folds it into
-// one still waiting out its merge delay. Called with the member locked.
-func (c *changer) announcePoints(ctx context.Context, tx *work, m *Merchant, member *Member, e *PointsEntry) error {
+// one still waiting out its merge delay: the one the standing found, or the
+// one this change queued. A change with nothing waiting looks nothing up.
+// Called with the member locked.
+func (c *changer) announcePoints(ctx context.Context, ch *memberChange, e *PointsEntry) error {
 	if e == nil || e.Delta == 0 {
 		return nil
 	}
+	tx, m, member := ch.tx, ch.m, ch.member
 	now := c.clock()
 	notice := Notice{Delta: e.Delta, Balance: e.BalanceAfter, Reason: e.Reason, Changes: 1, At: e.CreatedAt}
 	if member.Reachable() {
-		prev, err := tx.Outbox().MergeCandidate(ctx, member.ID, PurposePointsChanged, now)
-		if err != nil && ErrorCode(err) != ENOTFOUND {
+		prev, err := ch.waitingPoints(ctx, now)
+		if err != nil {
 			return err
 		}
 		if prev != nil {
 			merged, err := c.mergeNotice(ctx, tx, prev, notice, now)
+			if err == nil && merged {
+				ch.queued = prev
+			}
 			if err != nil || merged {
 				return c.recordMerged(ctx, tx, m, member, e, prev.ID, err)
 			}
 		}
 	}
-	return c.enqueue(ctx, tx, m, member, PurposePointsChanged, fmt.Sprintf("entry:%d", e.ID), notice, now.Add(pointsMergeDelay))
+	msg, err := c.enqueueMessage(ctx, tx, m, member, PurposePointsChanged, fmt.Sprintf("entry:%d", e.ID), notice, now.Add(pointsMergeDelay))
+	if msg != nil && msg.Status == OutboxPending {
+		ch.queued = msg
+	}
+	return err
+}
+
+// waitingPoints returns the points message a new change of the member can
+// still fold into, or nil.
+func (ch *memberChange) waitingPoints(ctx context.Context, now time.Time) (*OutboxMessage, error) {
+	if ch.queued != nil {
+		return ch.queued, nil
+	}
+	if ch.standing.PendingPoints == 0 {
+		return nil, nil
+	}
+	prev, err := ch.tx.Outbox().MergeCandidate(ctx, ch.member.ID, PurposePointsChanged, now)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, nil
+	}
+	return prev, err
 }
 
 // maxMergedChanges caps how many changes one points message carries, so
@@ -120,7 +146,11 @@ func (c *changer) mergeNotice(ctx context.Context, tx *work, prev *OutboxMessage
 	merged.Changes += n.Changes
 	merged.At = n.At
 	merged.Reason = mergedReason(*merged.Largest, merged.Changes)
-	return tx.Outbox().MergeInto(ctx, prev.ID, merged, now)
+	ok, err := tx.Outbox().MergeInto(ctx, prev.ID, merged, now)
+	if ok {
+		prev.Notice = merged // the next change of this transaction folds into what is stored
+	}
+	return ok, err
 }
 
 // mergedReason says a merged message's largest change and the count in one
@@ -159,13 +189,24 @@ func (c *changer) recordMerged(ctx context.Context, tx *work, m *Merchant, membe
 // enqueue writes a message, waiting for a follow (or for the proof of a
 // membership bound by code) if the member cannot be reached yet.
 func (c *changer) enqueue(ctx context.Context, tx *work, m *Merchant, member *Member, purpose, ref string, n Notice, due time.Time) error {
+	_, err := c.enqueueMessage(ctx, tx, m, member, purpose, ref, n, due)
+	return err
+}
+
+// enqueueMessage is enqueue returning the message it wrote; nil if the
+// reference was queued before.
+func (c *changer) enqueueMessage(ctx context.Context, tx *work, m *Merchant, member *Member, purpose, ref string, n Notice, due time.Time) (*OutboxMessage, error) {
 	status := OutboxPending
 	if !member.Reachable() {
 		status = OutboxWaitingFollow
 	}
-	_, err := tx.Outbox().Enqueue(ctx, &OutboxMessage{
+	msg := &OutboxMessage{
 		MerchantID: m.ID, MemberID: member.ID, Purpose: purpose, Reference: ref, Notice: n,
 		Status: status, NextAttemptAt: due, CreatedAt: c.clock(),
-	})
-	return err
+	}
+	created, err := tx.Outbox().Enqueue(ctx, msg)
+	if err != nil || !created {
+		return nil, err
+	}
+	return msg, nil
 }

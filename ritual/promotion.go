@@ -19,7 +19,7 @@ func (c *changer) moveLevel(ctx context.Context, tx *work, ch *memberChange, sta
 	cur := m.Membership.rankOf(member.LevelKey)
 	target := m.Membership.LevelFor(stats)
 	_, tgt := m.Membership.Level(target.Key)
-	open, err := openCeremonyOf(ctx, tx, member)
+	open, err := ch.openCeremony(ctx)
 	if err != nil {
 		return nil, err
 	}

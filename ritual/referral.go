@@ -57,14 +57,11 @@ func (c *Chat) referredBy(ctx context.Context, tx *work, m *Merchant, member *Me
 }
 
 // rewardReferrer pays the referrer when their referee's first paid order
-// lands, within the monthly cap. Called with the referee locked; the
+// (first) lands, within the monthly cap. Called with the referee locked; the
 // referrer is locked after (referrals form a tree, so locks never cycle).
-func (c *Shop) rewardReferrer(ctx context.Context, tx *work, m *Merchant, referee *Member, order *Order) error {
-	if referee.ReferredBy == 0 || m.Referral.Points <= 0 {
-		return nil
-	}
-	if n, err := tx.Orders().CountForMember(ctx, referee.ID); err != nil || n != 1 {
-		return err // only the first order counts
+func (c *Shop) rewardReferrer(ctx context.Context, tx *work, m *Merchant, referee *Member, order *Order, first bool) error {
+	if referee.ReferredBy == 0 || m.Referral.Points <= 0 || !first {
+		return nil // only the first order counts
 	}
 	referrer, err := tx.Members().ByID(ctx, referee.ReferredBy)
 	if err != nil {

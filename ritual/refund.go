@@ -73,6 +73,7 @@ func (c *Shop) recordRefund(ctx context.Context, tx *work, m *Merchant, in Refun
 		}
 		order.RefundedFen += in.AmountFen
 		order.PointsReversed += due
+		ch.ordersMoved = true
 		return tx.Orders().Update(ctx, order)
 	})
 	if err != nil {

@@ -76,6 +76,14 @@ type Members interface {
 	// Update saves every field of m but TestShopper, which is fixed when
 	// the member is made.
 	Update(ctx context.Context, m *Member) error
+	// UpdateFrom saves the fields of m that differ from was, the member as
+	// read: a change rewrites only what it moved.
+	UpdateFrom(ctx context.Context, was, m *Member) error
+	// Standing reads the standing of the member with id at the moment at,
+	// in one statement (see Standing).
+	Standing(ctx context.Context, id int64, at StandingAt) (Standing, error)
+	// ByOpenIDWithStanding is ByOpenID and Standing in one statement.
+	ByOpenIDWithStanding(ctx context.Context, merchantID, openid string, at StandingAt) (*Member, Standing, error)
 	// CreateTestShopper makes a member marked as a test shopper, not yet
 	// following; ECONFLICT if the merchant has a member with openid.
 	CreateTestShopper(ctx context.Context, merchantID, openid string, now time.Time) (*Member, error)
