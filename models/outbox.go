@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"time"
 
@@ -183,6 +184,35 @@ func (s outbox) EnqueueMany(ctx context.Context, msgs []*ritual.OutboxMessage) (
 	}
 	res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(rows, len(rows))
 	return res.RowsAffected, translate(res.Error, "enqueue campaign messages")
+}
+
+func (s outbox) EnqueueFollowers(ctx context.Context, msg *ritual.OutboxMessage, afterID, throughID int64) (int64, error) {
+	row, err := outboxToRow(msg)
+	if err != nil {
+		return 0, err
+	}
+	ref, skip := "CONCAT(?, m.id)", " ON DUPLICATE KEY UPDATE outbox.id = outbox.id"
+	if s.driver == DriverSQLite {
+		ref, skip = "? || m.id", " ON CONFLICT DO NOTHING"
+	}
+	var opts []*sql.TxOptions
+	if s.driver == DriverMySQL {
+		// Under REPEATABLE READ, INSERT ... SELECT would share-lock the
+		// members it reads and hold up their orders meanwhile.
+		opts = append(opts, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	}
+	var added int64
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Exec(`
+			INSERT INTO outbox (merchant_id, member_id, purpose, reference, notice, status, next_attempt_at, campaign, created_at)
+			SELECT m.merchant_id, m.id, ?, `+ref+`, ?, ?, ?, ?, ? FROM members AS m
+			WHERE m.merchant_id = ? AND m.id > ? AND m.id <= ? AND m.state = ?`+skip,
+			row.Purpose, row.Reference, row.Notice, row.Status, row.NextAttemptAt, row.Campaign, row.CreatedAt,
+			row.MerchantID, afterID, throughID, ritual.StateFollowing)
+		added = res.RowsAffected
+		return res.Error
+	}, opts...)
+	return added, translate(err, "enqueue campaign messages")
 }
 
 func (s outbox) CampaignReport(ctx context.Context, merchantID, campaign string) ([]ritual.ReportLine, error) {

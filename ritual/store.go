@@ -248,6 +248,12 @@ type Outbox interface {
 	// EnqueueMany adds messages in one statement, skipping those whose
 	// (purpose, reference) was enqueued before, and returns how many it added.
 	EnqueueMany(ctx context.Context, msgs []*OutboxMessage) (int64, error)
+	// EnqueueFollowers adds a copy of msg for every following member of
+	// msg's merchant whose id is in (afterID, throughID], referenced
+	// msg.Reference followed by the member's id, skipping references
+	// enqueued before, and returns how many it added. The copies are made
+	// by the database: a campaign's messages never pass through the service.
+	EnqueueFollowers(ctx context.Context, msg *OutboxMessage, afterID, throughID int64) (int64, error)
 	// CampaignReport counts a campaign's messages by status and, for those
 	// not sent, by the last error.
 	CampaignReport(ctx context.Context, merchantID, campaign string) ([]ReportLine, error)
