@@ -87,6 +87,13 @@ func (r *Relay) RunOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return len(claimed), err // the leases run out and the batch is claimed again
 	}
+	sent, err := r.sendAll(ctx, b, claimed)
+	return len(claimed), errors.Join(err, r.finishSent(ctx, sent))
+}
+
+// sendAll delivers the claimed messages, Concurrency at a time, and
+// returns those WeChat accepted.
+func (r *Relay) sendAll(ctx context.Context, b *relayBatch, claimed []*OutboxMessage) ([]*OutboxMessage, error) {
 	sem := make(chan struct{}, r.opts.Concurrency)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -109,7 +116,7 @@ func (r *Relay) RunOnce(ctx context.Context) (int, error) {
 		}()
 	}
 	wg.Wait()
-	return len(claimed), errors.Join(append(errs, r.finishSent(ctx, sent))...)
+	return sent, errors.Join(errs...)
 }
 
 // deliver sends one claimed message. A message WeChat accepted is left for
