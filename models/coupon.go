@@ -127,6 +127,10 @@ func toCoupons(rows []couponRow) []*ritual.Coupon {
 	return out
 }
 
+// couponsPerInsert keeps one INSERT's placeholders (ten a coupon) under
+// SQLite's limit of 32,766.
+const couponsPerInsert = 2000
+
 func (s coupons) IssueMany(ctx context.Context, cs []*ritual.Coupon) (int64, error) {
 	if len(cs) == 0 {
 		return 0, nil
@@ -138,6 +142,6 @@ func (s coupons) IssueMany(ctx context.Context, cs []*ritual.Coupon) (int64, err
 			Reference: c.Reference, IssuedAt: c.IssuedAt.UTC(), ValidFrom: c.ValidFrom.UTC(), ValidUntil: c.ValidUntil.UTC(),
 		}
 	}
-	res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(rows, len(rows))
+	res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(rows, couponsPerInsert)
 	return res.RowsAffected, translate(res.Error, "issue campaign coupons")
 }

@@ -24,6 +24,11 @@ type rateLimits struct{ db *gorm.DB }
 // Hit counts under the row's lock, so concurrent hits each see their own
 // count: the nth hit reads n, never a count others raised meanwhile.
 func (s rateLimits) Hit(ctx context.Context, key string, window time.Duration, now time.Time) (int, error) {
+	return s.add(ctx, key, window, now, 1)
+}
+
+// add counts by under the row's lock and returns the count after.
+func (s rateLimits) add(ctx context.Context, key string, window time.Duration, now time.Time, by int) (int, error) {
 	start := now.UTC().Truncate(window) // window 0 from time zero: one count for the key, whose name carries the period
 	var n int
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -35,7 +40,7 @@ func (s rateLimits) Hit(ctx context.Context, key string, window time.Duration, n
 		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Take(&got, "`key` = ? AND window_start = ?", key, start).Error; err != nil {
 			return err
 		}
-		n = got.Count + 1
+		n = got.Count + by
 		return tx.Model(&rateCounterRow{}).Where("`key` = ? AND window_start = ?", key, start).Update("count", n).Error
 	})
 	return n, translate(err, "count attempt")
@@ -67,8 +72,8 @@ func (s rateLimits) Release(ctx context.Context, key string, window time.Duratio
 	return translate(err, "release attempt")
 }
 
-func (s rateLimits) Bump(ctx context.Context, key string) (int, error) {
-	return s.Hit(ctx, key, 0, time.Time{})
+func (s rateLimits) Bump(ctx context.Context, key string, n int) (int, error) {
+	return s.add(ctx, key, 0, time.Time{}, n)
 }
 
 // qrCodeRow is a QR code WeChat made for a merchant's scene.

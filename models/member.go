@@ -124,6 +124,18 @@ func (s members) ByID(ctx context.Context, id int64) (*ritual.Member, error) {
 	return s.take(ctx, "find member", "id = ?", id)
 }
 
+func (s members) ByIDs(ctx context.Context, ids []int64) ([]*ritual.Member, error) {
+	var rows []memberRow
+	if err := s.db.WithContext(ctx).Where("id IN ?", ids).Find(&rows).Error; err != nil {
+		return nil, translate(err, "find members")
+	}
+	out := make([]*ritual.Member, len(rows))
+	for i, r := range rows {
+		out[i] = r.toMember()
+	}
+	return out, nil
+}
+
 // EnsureByOpenID and EnsureByPhone return a member they created as they
 // wrote it (the insert holds its row locked), and read one that was there.
 func (s members) EnsureByOpenID(ctx context.Context, merchantID, openid string, state ritual.MemberState, now time.Time) (*ritual.Member, bool, error) {

@@ -2,6 +2,8 @@ package models
 
 import (
 	"context"
+	"database/sql"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -184,6 +186,35 @@ func (s outbox) EnqueueMany(ctx context.Context, msgs []*ritual.OutboxMessage) (
 	return res.RowsAffected, translate(res.Error, "enqueue campaign messages")
 }
 
+func (s outbox) EnqueueFollowers(ctx context.Context, msg *ritual.OutboxMessage, afterID, throughID int64) (int64, error) {
+	row, err := outboxToRow(msg)
+	if err != nil {
+		return 0, err
+	}
+	ref, skip := "CONCAT(?, m.id)", " ON DUPLICATE KEY UPDATE outbox.id = outbox.id"
+	if s.driver == DriverSQLite {
+		ref, skip = "? || m.id", " ON CONFLICT DO NOTHING"
+	}
+	var opts []*sql.TxOptions
+	if s.driver == DriverMySQL {
+		// Under REPEATABLE READ, INSERT ... SELECT would share-lock the
+		// members it reads and hold up their orders meanwhile.
+		opts = append(opts, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	}
+	var added int64
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Exec(`
+			INSERT INTO outbox (merchant_id, member_id, purpose, reference, notice, status, next_attempt_at, campaign, created_at)
+			SELECT m.merchant_id, m.id, ?, `+ref+`, ?, ?, ?, ?, ? FROM members AS m
+			WHERE m.merchant_id = ? AND m.id > ? AND m.id <= ? AND m.state = ?`+skip,
+			row.Purpose, row.Reference, row.Notice, row.Status, row.NextAttemptAt, row.Campaign, row.CreatedAt,
+			row.MerchantID, afterID, throughID, ritual.StateFollowing)
+		added = res.RowsAffected
+		return res.Error
+	}, opts...)
+	return added, translate(err, "enqueue campaign messages")
+}
+
 func (s outbox) CampaignReport(ctx context.Context, merchantID, campaign string) ([]ritual.ReportLine, error) {
 	var rows []struct {
 		Status    string
@@ -211,6 +242,45 @@ func (s outbox) Finish(ctx context.Context, msg *ritual.OutboxMessage, owner str
 		"sent_at": row.SentAt, "lease_owner": "", "lease_until": nil,
 	})
 	return res.RowsAffected == 1, translate(res.Error, "finish message")
+}
+
+// FinishSent locks the rows still leased to owner, then marks them sent in
+// one UPDATE, each with its own msgid: a batch costs one round of
+// statements instead of one per message.
+func (s outbox) FinishSent(ctx context.Context, msgs []*ritual.OutboxMessage, owner string, at time.Time) ([]int64, error) {
+	if len(msgs) == 0 {
+		return nil, nil
+	}
+	ids := make([]int64, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+	}
+	var held []int64
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		q := tx.Model(&outboxRow{}).Where("id IN ? AND lease_owner = ?", ids, owner)
+		if s.driver == DriverMySQL {
+			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+		}
+		if err := q.Pluck("id", &held).Error; err != nil || len(held) == 0 {
+			return err
+		}
+		var msgID strings.Builder
+		args := make([]any, 0, 2*len(msgs))
+		msgID.WriteString("CASE id")
+		for _, m := range msgs {
+			msgID.WriteString(" WHEN ? THEN ?")
+			args = append(args, m.ID, m.WeChatMsgID)
+		}
+		msgID.WriteString(" ELSE 0 END")
+		return tx.Model(&outboxRow{}).Where("id IN ?", held).Updates(map[string]any{
+			"status": ritual.OutboxSent, "sent_at": at.UTC(), "last_err_code": 0, "last_error": "",
+			"wechat_msg_id": gorm.Expr(msgID.String(), args...), "lease_owner": "", "lease_until": nil,
+		}).Error
+	})
+	if err != nil {
+		return nil, translate(err, "finish sent messages")
+	}
+	return held, nil
 }
 
 func (s outbox) ReleaseWaiting(ctx context.Context, memberID int64, since, now time.Time) (int64, error) {

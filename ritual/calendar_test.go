@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -292,6 +293,47 @@ func TestThreeReplicasRunEachSlotOnce(t *testing.T) {
 		report, _ := club.CampaignReport(context.Background(), m, "member_day:2026-12-08")
 		if len(report) != 1 || report[0].Messages != 5 {
 			t.Fatalf("report = %+v, want 5 announcements, each once", report)
+		}
+	})
+}
+
+// A member day whose schedule fires twice in a day (or a run repeated
+// after a crash) queues the same campaign again: only members it has not
+// reached yet get a message and a coupon.
+func TestMemberDayRunAgainReachesOnlyNewcomers(t *testing.T) {
+	start := time.Date(2026, 12, 8, 8, 0, 0, 0, shanghai)
+	clock := ritualtest.NewClock(start)
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		clock.Set(start)
+		club, m := campaignClub(t, db, clock, func(m *ritual.Merchant) {
+			m.Campaigns.MemberDay.Schedule.Spec = "0 9,15 8 * *"
+		})
+		ctx := context.Background()
+		follow := func() string {
+			openid := ritualtest.RandomID("o")
+			mustHandle(t, club, m, subscribe(clock, openid, ""))
+			return openid
+		}
+		followers := []string{follow(), follow()}
+		day := campaignJob(t, club, m, "member_day")
+		clock.Set(time.Date(2026, 12, 8, 9, 0, 0, 0, shanghai))
+		run(t, club, day, clock.Now(), "a")
+		followers = append(followers, follow())
+		clock.Set(time.Date(2026, 12, 8, 15, 0, 0, 0, shanghai))
+		run(t, club, day, clock.Now(), "a")
+
+		last, _ := club.LastJobRun(ctx, day.ID())
+		if !strings.Contains(last.Detail, `"messages":1`) || !strings.Contains(last.Detail, `"coupons":1`) {
+			t.Errorf("second run: %s, want 1 message and 1 coupon, for the newcomer", last.Detail)
+		}
+		report, err := club.CampaignReport(ctx, m, "member_day:2026-12-08")
+		if err != nil || len(report) != 1 || report[0].Messages != 3 {
+			t.Errorf("report = %+v, %v; want 3 announcements, one per follower", report, err)
+		}
+		for _, openid := range followers {
+			if coupons, _ := club.Coupons(ctx, m, openid); len(coupons) != 1 {
+				t.Errorf("%s has %d coupons, want the day's one", openid, len(coupons))
+			}
 		}
 	})
 }

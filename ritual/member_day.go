@@ -3,6 +3,7 @@ package ritual
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -19,7 +20,7 @@ const (
 // campaignBatch is how many members a campaign reads and queues at once:
 // memory stays bounded whatever the membership, and each batch is one
 // insert.
-const campaignBatch = 1000
+const campaignBatch = 5000
 
 // isMemberDay reports whether t falls on the merchant's member day: a day
 // on which the member-day schedule fires.
@@ -84,10 +85,13 @@ func memberDayPerk(m *Merchant) string {
 
 // broadcast queues a campaign message to every follower and, with a coupon,
 // issues it to every member: in batches of campaignBatch members, each
-// batch one insert of messages and one of coupons, idempotent by
-// (campaign, member), so a run cut short can simply run again.
+// batch one statement copying the message in the database and one insert
+// of coupons, idempotent by (campaign, member), so a run cut short can
+// simply run again.
 func (c *Calendar) broadcast(ctx context.Context, m *Merchant, campaign, purpose, reason string, slot time.Time, coupon string) (string, error) {
 	reward, withCoupon := findReward(m.Rewards, coupon)
+	now := c.clock()
+	msg := campaignMessage(m, campaign, purpose, reason, now)
 	var after int64
 	var queued, issued, seen int64
 	for {
@@ -97,41 +101,45 @@ func (c *Calendar) broadcast(ctx context.Context, m *Merchant, campaign, purpose
 			detail, _ := json.Marshal(map[string]any{"campaign": campaign, "members": seen, "messages": queued, "coupons": issued})
 			return string(detail), err
 		}
-		after = members[len(members)-1].ID
-		seen += int64(len(members))
-		n, err := c.store.Outbox().EnqueueMany(ctx, campaignMessages(m, members, campaign, purpose, reason, c.clock()))
+		var coupons []*Coupon
+		if withCoupon {
+			coupons = campaignCoupons(m, members, reward, campaign, now)
+		}
+		through := members[len(members)-1].ID
+		n, k, err := c.queueBatch(ctx, msg, after, through, coupons)
 		if err != nil {
 			return "", err
 		}
-		queued += n
+		after, seen, queued, issued = through, seen+int64(len(members)), queued+n, issued+k
 		jobProgress(ctx).add(int64(len(members)), n)
-		if withCoupon {
-			n, err := c.store.Coupons().IssueMany(ctx, campaignCoupons(m, members, reward, campaign, c.clock()))
-			if err != nil {
-				return "", err
-			}
-			issued += n
-		}
 		c.observer.CampaignQueued(m.ID, campaign, n)
-		if seen%(campaignBatch*100) == 0 {
+		if seen%(campaignBatch*20) == 0 {
 			c.log.InfoContext(ctx, "campaign progress", "merchant", m.ID, "campaign", campaign, "members", seen)
 		}
 	}
 }
 
-// campaignMessages builds one campaign message per following member.
-func campaignMessages(m *Merchant, members []*Member, campaign, purpose, reason string, now time.Time) []*OutboxMessage {
-	msgs := make([]*OutboxMessage, 0, len(members))
-	for _, member := range members {
-		if member.State != StateFollowing {
-			continue
-		}
-		msgs = append(msgs, &OutboxMessage{
-			MerchantID: m.ID, MemberID: member.ID, Purpose: purpose, Reference: fmt.Sprintf("%s:%d", campaign, member.ID),
-			Notice: Notice{Reason: reason, At: now}, Status: OutboxPending, NextAttemptAt: now, Campaign: campaign, CreatedAt: now,
-		})
+// queueBatch writes one batch's messages, for the followers with ids in
+// (afterID, throughID], and its coupons side by side: they go to different
+// tables, so on two connections the database works on both at once.
+func (c *Calendar) queueBatch(ctx context.Context, msg *OutboxMessage, afterID, throughID int64, coupons []*Coupon) (queued, issued int64, err error) {
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		issued, err = c.store.Coupons().IssueMany(ctx, coupons)
+		done <- err
+	}()
+	queued, err = c.store.Outbox().EnqueueFollowers(ctx, msg, afterID, throughID)
+	return queued, issued, errors.Join(err, <-done)
+}
+
+// campaignMessage is the message every following member gets, referenced
+// (campaign, member) like the coupon.
+func campaignMessage(m *Merchant, campaign, purpose, reason string, now time.Time) *OutboxMessage {
+	return &OutboxMessage{
+		MerchantID: m.ID, Purpose: purpose, Reference: campaign + ":",
+		Notice: Notice{Reason: reason, At: now}, Status: OutboxPending, NextAttemptAt: now, Campaign: campaign, CreatedAt: now,
 	}
-	return msgs
 }
 
 // campaignCoupons builds one coupon per member.

@@ -70,104 +70,109 @@ func (c *Club) NewRelay(w WeChat, opts RelayOptions) *Relay {
 }
 
 // RunOnce claims one batch of due messages and sends them. It returns how
-// many it claimed.
+// many it claimed. What the sends need is read once for the batch, and the
+// messages sent are recorded in one step at the end: the database sees a
+// handful of statements per batch, not several per message.
 func (r *Relay) RunOnce(ctx context.Context) (int, error) {
-	c := r
 	var claimed []*OutboxMessage
-	err := c.atomically(ctx, func(tx *work) error {
+	err := r.atomically(ctx, func(tx *work) error {
 		var err error
-		claimed, err = tx.Outbox().ClaimDue(ctx, c.clock(), r.opts.Owner, r.opts.Lease, r.opts.Batch)
+		claimed, err = tx.Outbox().ClaimDue(ctx, r.clock(), r.opts.Owner, r.opts.Lease, r.opts.Batch)
 		return err
 	})
-	if err != nil {
+	if err != nil || len(claimed) == 0 {
 		return 0, err
 	}
+	b, err := r.prepare(ctx, claimed)
+	if err != nil {
+		return len(claimed), err // the leases run out and the batch is claimed again
+	}
+	sent, err := r.sendAll(ctx, b, claimed)
+	return len(claimed), errors.Join(err, r.finishSent(ctx, sent))
+}
+
+// sendAll delivers the claimed messages, Concurrency at a time, and
+// returns those WeChat accepted.
+func (r *Relay) sendAll(ctx context.Context, b *relayBatch, claimed []*OutboxMessage) ([]*OutboxMessage, error) {
 	sem := make(chan struct{}, r.opts.Concurrency)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
+	sent := make([]*OutboxMessage, 0, len(claimed))
 	for _, msg := range claimed {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := r.deliver(ctx, msg); err != nil {
-				mu.Lock()
+			ok, err := r.deliver(ctx, b, msg)
+			mu.Lock()
+			defer mu.Unlock()
+			if ok {
+				sent = append(sent, msg)
+			}
+			if err != nil {
 				errs = append(errs, err)
-				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
-	return len(claimed), errors.Join(errs...)
+	return sent, errors.Join(errs...)
 }
 
-// deliver sends one claimed message and records what happened.
-func (r *Relay) deliver(ctx context.Context, msg *OutboxMessage) error {
-	c := r
-	m, err := c.directory.Merchant(ctx, msg.MerchantID)
-	if err != nil {
-		return err
+// deliver sends one claimed message. A message WeChat accepted is left for
+// finishSent to record with the rest of the batch (it reports true); any
+// other outcome is recorded here.
+func (r *Relay) deliver(ctx context.Context, b *relayBatch, msg *OutboxMessage) (bool, error) {
+	m, member := b.merchants[msg.MerchantID], b.members[msg.MemberID]
+	if member == nil {
+		return false, Errorf(ENOTFOUND, "outbox message %d: member %d not found", msg.ID, msg.MemberID)
 	}
-	member, err := c.store.Members().ByID(ctx, msg.MemberID)
-	if err != nil {
-		return err
-	}
-	id, err := r.send(ctx, m, member, msg)
+	id, err := r.send(ctx, b, m, member, msg)
 	if errors.Is(err, errNotFollowing) {
 		msg.Status = OutboxWaitingFollow
-		return r.finish(ctx, msg)
+		return false, r.finish(ctx, msg)
 	}
 	if errors.Is(err, errOverBudget) {
-		msg.NextAttemptAt, msg.Attempts = nextQuotaReset(c.clock()), max(0, msg.Attempts-1)
+		msg.NextAttemptAt, msg.Attempts = nextQuotaReset(r.clock()), max(0, msg.Attempts-1)
 		msg.LastError = "held for tomorrow: today's campaign share of the template quota is spent"
-		return r.finish(ctx, msg)
+		return false, r.finish(ctx, msg)
 	}
 	if err == nil {
-		now := c.clock()
+		now := r.clock()
 		msg.Status, msg.SentAt, msg.WeChatMsgID, msg.LastErrCode, msg.LastError = OutboxSent, &now, id, 0, ""
-		return r.finish(ctx, msg)
+		return true, nil
 	}
 	if ctx.Err() != nil {
-		return nil // shutting down: the lease runs out and the message is claimed again
+		return false, nil // shutting down: the lease runs out and the message is claimed again
 	}
-	return r.failed(ctx, m, msg, err)
+	return false, r.failed(ctx, m, msg, err)
 }
 
 // errNotFollowing: the message must wait for the member to follow.
 var errNotFollowing = errors.New("ritual: member does not follow")
 
-// send sends one message by its purpose: member-card updates go to the
-// card (no follow needed), everything else is a template message.
-func (r *Relay) send(ctx context.Context, m *Merchant, member *Member, msg *OutboxMessage) (int64, error) {
-	if msg.Purpose != PurposeGroupPost && member.AwaitsProof() {
-		return 0, errNotFollowing // bound by the card's code alone: the balance waits for the proof
-	}
-	switch msg.Purpose {
-	case PurposeGroupPost:
+// send sends one message the way its route says.
+func (r *Relay) send(ctx context.Context, b *relayBatch, m *Merchant, member *Member, msg *OutboxMessage) (int64, error) {
+	switch routeOf(msg, member) {
+	case viaNone:
+		return 0, errNotFollowing
+	case viaGroup:
 		if r.opts.Bridge == nil {
 			return 0, &SendError{Class: SendFinal, Message: "no group bridge is configured"}
 		}
 		return 0, r.opts.Bridge.Post(ctx, m, msg.Notice.Group, msg.Notice.Reason, "wxclub-"+strconv.FormatInt(msg.ID, 10))
-	case PurposeCardSync:
+	case viaCardSync:
 		return 0, r.wechat.UpdateMemberCard(ctx, m, cardUpdate(m, member))
-	case PurposeCardActivate:
+	case viaCardActivate:
 		u := cardUpdate(m, member)
 		return 0, r.wechat.ActivateMemberCard(ctx, m, CardActivation{
 			CardID: u.CardID, Code: u.Code, MembershipNumber: membershipNumber(member), Bonus: u.Bonus, Nickname: u.Nickname,
 		})
-	}
-	if !member.Following() {
-		return 0, errNotFollowing
-	}
-	if msg.Purpose == PurposeCustomText {
+	case viaText:
 		return 0, r.wechat.SendText(ctx, m, member.OpenID, msg.Notice.Reason)
 	}
-	if over, err := r.overBudget(ctx, m, msg); err != nil || over {
-		if err == nil {
-			err = errOverBudget
-		}
-		return 0, err
+	if b.overBudget[msg.ID] {
+		return 0, errOverBudget
 	}
 	tm, err := r.templateMessage(m, member, msg)
 	if err != nil {
@@ -178,24 +183,6 @@ func (r *Relay) send(ctx context.Context, m *Merchant, member *Member, msg *Outb
 
 // errOverBudget: a campaign message waits for tomorrow's quota.
 var errOverBudget = errors.New("ritual: the day's campaign budget is spent")
-
-// campaignShare is the part of the daily template quota campaigns may use.
-const campaignShare = 0.9
-
-// overBudget counts a template send against the merchant's daily quota (in
-// China days, as WeChat counts) and reports whether a campaign message
-// would go over the campaigns' share.
-func (r *Relay) overBudget(ctx context.Context, m *Merchant, msg *OutboxMessage) (bool, error) {
-	quota := m.TemplateQuota
-	if quota == 0 {
-		quota = 100000
-	}
-	n, err := r.store.Limits().Bump(ctx, "tpl:"+m.ID+":"+r.clock().In(chinaTime).Format("2006-01-02"))
-	if err != nil {
-		return false, err
-	}
-	return msg.Campaign != "" && float64(n) > float64(quota)*campaignShare, nil
-}
 
 // membershipNumber is what the member card shows as the member's number.
 func membershipNumber(member *Member) string {
@@ -246,6 +233,24 @@ func (r *Relay) finish(ctx context.Context, msg *OutboxMessage) error {
 		r.observer.MessageSent(msg.MerchantID, msg.Purpose, sendResult(msg), msg.LastErrCode)
 	}
 	return err
+}
+
+// finishSent records the batch's accepted messages in one step, and
+// counts those whose lease this relay still held.
+func (r *Relay) finishSent(ctx context.Context, sent []*OutboxMessage) error {
+	held, err := r.store.Outbox().FinishSent(context.WithoutCancel(ctx), sent, r.opts.Owner, r.clock())
+	if err != nil {
+		return err
+	}
+	byID := make(map[int64]*OutboxMessage, len(sent))
+	for _, msg := range sent {
+		byID[msg.ID] = msg
+	}
+	for _, id := range held {
+		msg := byID[id]
+		r.observer.MessageSent(msg.MerchantID, msg.Purpose, sendResult(msg), 0)
+	}
+	return nil
 }
 
 // sendResult names what became of a message after one attempt.

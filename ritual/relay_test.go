@@ -2,7 +2,9 @@ package ritual_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -409,6 +411,58 @@ func TestPointsReasonNeverCutsAnOrderNumber(t *testing.T) {
 			if reason := msg.Data["thing1"]; reason != want[msg.Data["character_string2"]] {
 				t.Errorf("the %s message's reason = %q, want %q", msg.Data["character_string2"], reason, want[msg.Data["character_string2"]])
 			}
+		}
+	})
+}
+
+func TestTwoRelaysSendEachMessageOnce(t *testing.T) {
+	clock := &ritualtest.Clock{}
+	modelstest.ForEachDB(t, clock.Now, func(t *testing.T, db *models.DB) {
+		e := newRelayEnv(t, db, clock)
+		openids := make([]string, 120)
+		for i := range openids {
+			openids[i] = e.follower()
+			mustOrder(t, e.club, e.m, buy(openids[i], fmt.Sprintf("TWO%d", i), 1000))
+		}
+		clock.Advance(5 * time.Second)
+		before := wx.emu.Stats().Calls[templatePath]
+
+		// Two replicas relay the same outbox at once, each with its defaults.
+		var wg sync.WaitGroup
+		for _, owner := range []string{"replica-a", "replica-b"} {
+			relay := e.newRelay(owner)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					n, err := relay.RunOnce(context.Background())
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if n == 0 {
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+
+		queued := 0
+		for _, openid := range openids {
+			msgs := e.outbox(openid)
+			queued += len(msgs)
+			for _, msg := range msgs {
+				if msg.Status != ritual.OutboxSent || msg.Attempts != 1 {
+					t.Errorf("%s %s: %s after %d attempts, want sent after 1", openid, msg.Reference, msg.Status, msg.Attempts)
+				}
+			}
+			if got := len(e.templates(openid)); got != len(msgs) {
+				t.Errorf("%s received %d messages, want %d", openid, got, len(msgs))
+			}
+		}
+		if got := wx.emu.Stats().Calls[templatePath] - before; queued == 0 || got != queued {
+			t.Errorf("WeChat was asked to send %d times for %d messages", got, queued)
 		}
 	})
 }

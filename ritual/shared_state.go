@@ -35,9 +35,9 @@ type RateLimits interface {
 	// containing now (the same now), for an attempt that turned out not to
 	// be one the limit is about. It never takes the count below zero.
 	Release(ctx context.Context, key string, window time.Duration, now time.Time) error
-	// Bump counts one under key, whose name carries its own period (a
-	// China date for a daily quota), and returns the count so far.
-	Bump(ctx context.Context, key string) (int, error)
+	// Bump counts n under key, whose name carries its own period (a China
+	// date for a daily quota), and returns the count so far, n included.
+	Bump(ctx context.Context, key string, n int) (int, error)
 }
 
 // QRCodes remembers the QR codes WeChat made for a merchant's scenes, so a

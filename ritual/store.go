@@ -64,6 +64,9 @@ type Members interface {
 	ByPhone(ctx context.Context, merchantID, phone string) (*Member, error)
 	// ByID returns ENOTFOUND if there is no such member.
 	ByID(ctx context.Context, id int64) (*Member, error)
+	// ByIDs returns the members with those ids that exist, without
+	// locking them: one read for a relay batch.
+	ByIDs(ctx context.Context, ids []int64) ([]*Member, error)
 	// EnsureByOpenID returns the member with openid, creating it in state
 	// (FollowedAt still unset: the caller records a follow) if there is
 	// none; created tells which. Inside a transaction every read of a
@@ -238,6 +241,10 @@ type Outbox interface {
 	// Finish saves the outcome of msg if owner still holds its lease and
 	// reports whether it did.
 	Finish(ctx context.Context, msg *OutboxMessage, owner string) (bool, error)
+	// FinishSent records msgs as sent at `at` with their WeChat msgid, in
+	// one step, those whose lease owner still holds, and returns the ids
+	// it recorded.
+	FinishSent(ctx context.Context, msgs []*OutboxMessage, owner string, at time.Time) ([]int64, error)
 	// ReleaseWaiting makes the member's messages that wait for a follow and
 	// were created at or after since due at now, marks older ones failed
 	// (too stale to send), and returns how many it released.
@@ -249,6 +256,12 @@ type Outbox interface {
 	// EnqueueMany adds messages in one statement, skipping those whose
 	// (purpose, reference) was enqueued before, and returns how many it added.
 	EnqueueMany(ctx context.Context, msgs []*OutboxMessage) (int64, error)
+	// EnqueueFollowers adds a copy of msg for every following member of
+	// msg's merchant whose id is in (afterID, throughID], referenced
+	// msg.Reference followed by the member's id, skipping references
+	// enqueued before, and returns how many it added. The copies are made
+	// by the database: a campaign's messages never pass through the service.
+	EnqueueFollowers(ctx context.Context, msg *OutboxMessage, afterID, throughID int64) (int64, error)
 	// CampaignReport counts a campaign's messages by status and, for those
 	// not sent, by the last error.
 	CampaignReport(ctx context.Context, merchantID, campaign string) ([]ReportLine, error)

@@ -32,7 +32,7 @@ func ConfigureLibrary(opts LibraryOptions) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
 	}
-	util.DefaultHTTPClient = &http.Client{Timeout: opts.Timeout}
+	util.DefaultHTTPClient = &http.Client{Timeout: opts.Timeout, Transport: keepAlive()}
 	if base := strings.TrimRight(opts.APIBase, "/"); base != "" && base != WeChatOrigin {
 		util.SetURIModifier(func(uri string) string {
 			if strings.HasPrefix(uri, WeChatOrigin) {
@@ -44,6 +44,18 @@ func ConfigureLibrary(opts LibraryOptions) {
 		util.SetURIModifier(nil)
 	}
 	quietLogrus(opts.Logger)
+}
+
+// idleConnsPerHost is how many connections to WeChat stay open between
+// calls. Every call goes to one host, and the relay alone has
+// relay.concurrency in flight: net/http's default of 2 would close the
+// rest after each call and open (TLS-handshake) new ones for the next.
+const idleConnsPerHost = 64
+
+func keepAlive() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = idleConnsPerHost
+	return t
 }
 
 // quietLogrus stops silenceper's logrus output (its root package turns on
