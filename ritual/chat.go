@@ -151,7 +151,7 @@ func (c *Chat) follower(ctx context.Context, tx *work, m *Merchant, openid strin
 // be performing a step of it; the first time they chat after it opened,
 // whatever they said is answered with the ceremony's prompt added.
 func (c *Chat) text(ctx context.Context, tx *work, m *Merchant, msg InboundMessage) (Reply, error) {
-	member, err := c.follower(ctx, tx, m, msg.OpenID)
+	member, ceremonyOpen, err := c.texter(ctx, tx, m, msg.OpenID)
 	if err != nil {
 		return Reply{}, err
 	}
@@ -159,7 +159,10 @@ func (c *Chat) text(ctx context.Context, tx *work, m *Merchant, msg InboundMessa
 	if member.AwaitsProof() { // a ceremony's reward is for the proven buyer, and so is 积分
 		return c.textReply(ctx, tx, m, member, nil, msg, content)
 	}
-	cer, err := openCeremonyOf(ctx, tx, member)
+	var cer *Ceremony
+	if ceremonyOpen {
+		cer, err = openCeremonyOf(ctx, tx, member)
+	}
 	if err != nil || cer == nil {
 		if err != nil {
 			return Reply{}, err
@@ -173,6 +176,21 @@ func (c *Chat) text(ctx context.Context, tx *work, m *Merchant, msg InboundMessa
 		return c.withCeremonyPrompt(ctx, tx, m, member, msg, cer, content)
 	}
 	return c.textReply(ctx, tx, m, member, cer, msg, content)
+}
+
+// texter returns the sender of a text, locked, as follower does, and
+// whether a ceremony of theirs may be open. A follower costs one read,
+// which also tells whether the ceremony needs reading.
+func (c *Chat) texter(ctx context.Context, tx *work, m *Merchant, openid string) (*Member, bool, error) {
+	member, ceremonyOpen, err := tx.Members().Glance(ctx, m.ID, openid)
+	if err == nil && member.State == StateFollowing {
+		return member, ceremonyOpen, nil
+	}
+	if err != nil && ErrorCode(err) != ENOTFOUND {
+		return nil, false, err
+	}
+	member, err = c.follower(ctx, tx, m, openid)
+	return member, true, err // the follow may have settled something: read the ceremony
 }
 
 // withCeremonyPrompt answers the message and adds the ceremony's prompt.

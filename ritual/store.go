@@ -64,10 +64,12 @@ type Members interface {
 	ByPhone(ctx context.Context, merchantID, phone string) (*Member, error)
 	// ByID returns ENOTFOUND if there is no such member.
 	ByID(ctx context.Context, id int64) (*Member, error)
-	// Glance returns the member with openid as last committed, never
-	// locked, and whether they have a ceremony open, in one statement: all
-	// a reply that changes nothing needs to decide. ENOTFOUND if the
-	// merchant has no member with openid.
+	// Glance returns the member with openid and whether they have a
+	// ceremony open, in one statement: all a reply that changes nothing
+	// needs to decide, and what a text's turn needs before it reads the
+	// ceremony itself. Outside a transaction it reads what is committed,
+	// locking nothing; inside one it locks the member like every read.
+	// ENOTFOUND if the merchant has no member with openid.
 	Glance(ctx context.Context, merchantID, openid string) (m *Member, ceremonyOpen bool, err error)
 	// EnsureByOpenID returns the member with openid, creating it in state
 	// (FollowedAt still unset: the caller records a follow) if there is
