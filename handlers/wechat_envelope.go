@@ -105,15 +105,6 @@ func aesKey(encoded string) ([]byte, error) {
 	return key, nil
 }
 
-// safeReply is the envelope of an encrypted passive reply.
-type safeReply struct {
-	XMLName      xml.Name `xml:"xml"`
-	Encrypt      cdata    `xml:"Encrypt"`
-	MsgSignature cdata    `xml:"MsgSignature"`
-	TimeStamp    int64    `xml:"TimeStamp"`
-	Nonce        cdata    `xml:"Nonce"`
-}
-
 // seal encrypts a plaintext reply for the account. The 16 random bytes
 // WeChat's scheme asks for are derived from the delivery's dedupe key, so
 // a repeated delivery (same timestamp and nonce) gets a byte-identical
@@ -129,10 +120,11 @@ func seal(acct ritual.OfficialAccount, q url.Values, dedupeKey string, plain []b
 	encrypted := base64.StdEncoding.EncodeToString(util.AESEncryptMsg(random, plain, acct.AppID, key))
 	timestamp, _ := strconv.ParseInt(q.Get("timestamp"), 10, 64)
 	nonce := q.Get("nonce")
-	return xml.Marshal(safeReply{
-		Encrypt:      cdata{encrypted},
-		MsgSignature: cdata{util.Signature(acct.Token, strconv.FormatInt(timestamp, 10), nonce, encrypted)},
-		TimeStamp:    timestamp,
-		Nonce:        cdata{nonce},
-	})
+	b := make([]byte, 0, 160+len(encrypted)+len(nonce))
+	b = append(b, "<xml>"...)
+	b = appendCDATA(b, "Encrypt", encrypted)
+	b = appendCDATA(b, "MsgSignature", util.Signature(acct.Token, strconv.FormatInt(timestamp, 10), nonce, encrypted))
+	b = appendNumber(b, "TimeStamp", timestamp)
+	b = appendCDATA(b, "Nonce", nonce)
+	return append(b, "</xml>"...), nil
 }

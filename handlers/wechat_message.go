@@ -79,18 +79,29 @@ func flatXML(data []byte) (map[string]string, error) {
 	return fields, nil
 }
 
-type cdata struct {
-	Text string `xml:",cdata"`
+// appendCDATA appends <name>s</name> with s in CDATA, a "]]>" inside it
+// split across two sections as encoding/xml does. Passive replies are
+// written by hand: flat, and encoding/xml's reflection cost more than the
+// rest of rendering them.
+func appendCDATA(b []byte, name, s string) []byte {
+	b = append(append(append(b, '<'), name...), "><![CDATA["...)
+	for {
+		before, after, found := strings.Cut(s, "]]>")
+		b = append(b, before...)
+		if !found {
+			break
+		}
+		b = append(b, "]]]]><![CDATA[>"...)
+		s = after
+	}
+	return append(append(append(b, "]]></"...), name...), '>')
 }
 
-// textReply is WeChat's passive text reply.
-type textReply struct {
-	XMLName      xml.Name `xml:"xml"`
-	ToUserName   cdata    `xml:"ToUserName"`
-	FromUserName cdata    `xml:"FromUserName"`
-	CreateTime   int64    `xml:"CreateTime"`
-	MsgType      cdata    `xml:"MsgType"`
-	Content      cdata    `xml:"Content"`
+// appendNumber appends <name>n</name>.
+func appendNumber(b []byte, name string, n int64) []byte {
+	b = append(append(append(b, '<'), name...), '>')
+	b = strconv.AppendInt(b, n, 10)
+	return append(append(append(b, "</"...), name...), '>')
 }
 
 type rendered struct {
@@ -107,13 +118,14 @@ func renderReply(acct ritual.OfficialAccount, q url.Values, msg ritual.InboundMe
 	if reply.Text == "" {
 		return rendered{"text/plain; charset=utf-8", []byte("success")}, nil
 	}
-	plain, err := xml.Marshal(textReply{
-		ToUserName: cdata{msg.OpenID}, FromUserName: cdata{msg.AccountID},
-		CreateTime: msg.SentAt.Unix(), MsgType: cdata{"text"}, Content: cdata{reply.Text},
-	})
-	if err != nil {
-		return rendered{}, err
-	}
+	plain := make([]byte, 0, 160+len(msg.OpenID)+len(msg.AccountID)+len(reply.Text))
+	plain = append(plain, "<xml>"...)
+	plain = appendCDATA(plain, "ToUserName", msg.OpenID)
+	plain = appendCDATA(plain, "FromUserName", msg.AccountID)
+	plain = appendNumber(plain, "CreateTime", msg.SentAt.Unix())
+	plain = appendCDATA(plain, "MsgType", "text")
+	plain = appendCDATA(plain, "Content", reply.Text)
+	plain = append(plain, "</xml>"...)
 	if !safeMode(q) {
 		return rendered{"application/xml; charset=utf-8", plain}, nil
 	}

@@ -58,7 +58,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	statements := new(atomic.Uint64)
-	dialector, err := dialectorFor(cfg, statements)
+	dialector, err := dialectorFor(ctx, cfg, statements)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +84,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	return db, nil
 }
 
-func dialectorFor(cfg Config, statements *atomic.Uint64) (gorm.Dialector, error) {
+func dialectorFor(ctx context.Context, cfg Config, statements *atomic.Uint64) (gorm.Dialector, error) {
 	switch cfg.Driver {
 	case DriverSQLite:
 		pool, err := openCounting(sqlite.DriverName, sqliteDSN(cfg.DSN), statements)
@@ -93,11 +93,7 @@ func dialectorFor(cfg Config, statements *atomic.Uint64) (gorm.Dialector, error)
 		}
 		return &sqlite.Dialector{Conn: pool}, nil
 	case DriverMySQL:
-		dsn, err := mysqlDSN(cfg.DSN)
-		if err != nil {
-			return nil, err
-		}
-		pool, err := openCounting(DriverMySQL, dsn, statements)
+		pool, err := openMySQL(ctx, cfg.DSN, statements)
 		if err != nil {
 			return nil, err
 		}
@@ -124,11 +120,39 @@ func sqliteDSN(dsn string) string {
 	return dsn + sep + "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
 }
 
+// openMySQL opens the MySQL pool with every connection in READ COMMITTED
+// (see Atomic). The session variable that sets it is transaction_isolation
+// on MySQL 8 and MariaDB 11.1+, tx_isolation on older MariaDB: the first
+// is tried, and a server that does not know it gets the second.
+func openMySQL(ctx context.Context, dsn string, statements *atomic.Uint64) (countingPool, error) {
+	var pool countingPool
+	for _, variable := range []string{"transaction_isolation", "tx_isolation"} {
+		full, err := mysqlDSN(dsn, variable)
+		if err != nil {
+			return countingPool{}, err
+		}
+		if pool, err = openCounting(DriverMySQL, full, statements); err != nil {
+			return countingPool{}, err
+		}
+		err = pool.db.PingContext(ctx)
+		var me *gomysql.MySQLError
+		if !errors.As(err, &me) || me.Number != errUnknownSystemVariable {
+			return pool, nil // connected, or failed for a reason Open reports
+		}
+		pool.db.Close()
+	}
+	return pool, nil
+}
+
+// errUnknownSystemVariable is MySQL's ER_UNKNOWN_SYSTEM_VARIABLE.
+const errUnknownSystemVariable = 1193
+
 // mysqlDSN forces what the schema relies on: utf8mb4 (nicknames carry
-// emoji), times parsed as time.Time in UTC. Arguments are interpolated by
-// the driver (safe with utf8mb4), so a query is one round trip instead of
-// prepare, execute and close.
-func mysqlDSN(dsn string) (string, error) {
+// emoji), times parsed as time.Time in UTC, and READ COMMITTED set with
+// the session variable isolation (unless the DSN sets either name itself).
+// Arguments are interpolated by the driver (safe with utf8mb4), so a query
+// is one round trip instead of prepare, execute and close.
+func mysqlDSN(dsn, isolation string) (string, error) {
 	c, err := gomysql.ParseDSN(dsn)
 	if err != nil {
 		return "", fmt.Errorf("models: mysql dsn: %w", err)
@@ -141,6 +165,9 @@ func mysqlDSN(dsn string) (string, error) {
 		c.Params = map[string]string{}
 	}
 	c.Params["time_zone"] = "'+00:00'"
+	if c.Params["transaction_isolation"] == "" && c.Params["tx_isolation"] == "" {
+		c.Params[isolation] = "'READ-COMMITTED'"
+	}
 	return c.FormatDSN(), nil
 }
 
@@ -199,20 +226,18 @@ func (db *DB) Close() error {
 	return sqlDB.Close()
 }
 
-// Atomic runs fn in one transaction. On MySQL it uses READ COMMITTED, so a
-// statement sees what other transactions committed before it (a repeated
-// delivery reads the first one's reply) and inserts take fewer gap locks;
-// a deadlock victim is retried from the start, up to three times.
+// Atomic runs fn in one transaction. On MySQL it runs in READ COMMITTED,
+// so a statement sees what other transactions committed before it (a
+// repeated delivery reads the first one's reply) and inserts take fewer gap
+// locks. The level is the session's, set when a connection opens (openMySQL),
+// so a transaction costs no SET TRANSACTION of its own. A deadlock victim is
+// retried from the start, up to three times.
 func (db *DB) Atomic(ctx context.Context, fn func(tx ritual.Repos) error) error {
-	var opts []*sql.TxOptions
-	if db.driver == DriverMySQL {
-		opts = append(opts, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
-	}
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		err = db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 			return fn(repos{db: tx, driver: db.driver})
-		}, opts...)
+		})
 		if !isDeadlock(err) {
 			break
 		}

@@ -22,19 +22,13 @@ func (inboundRow) TableName() string { return "inbound_messages" }
 
 type inboundLog struct{ db *gorm.DB }
 
-func (s inboundLog) Claim(ctx context.Context, merchantID, key string, at time.Time) (bool, error) {
-	row := inboundRow{MerchantID: merchantID, DedupeKey: key, ReceivedAt: at.UTC()}
+func (s inboundLog) Claim(ctx context.Context, merchantID, key, reply string, at time.Time) (bool, error) {
+	row := inboundRow{MerchantID: merchantID, DedupeKey: key, Reply: reply, ReceivedAt: at.UTC()}
 	res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
 	if res.Error != nil {
 		return false, translate(res.Error, "claim inbound message")
 	}
 	return res.RowsAffected == 1, nil
-}
-
-func (s inboundLog) SaveReply(ctx context.Context, merchantID, key, reply string) error {
-	res := s.db.WithContext(ctx).Model(&inboundRow{}).
-		Where("merchant_id = ? AND dedupe_key = ?", merchantID, key).Update("reply", reply)
-	return translate(res.Error, "save reply")
 }
 
 func (s inboundLog) Reply(ctx context.Context, merchantID, key string) (string, error) {

@@ -27,7 +27,15 @@ func (c *Chat) HandleMessage(ctx context.Context, m *Merchant, msg InboundMessag
 	if err := msg.Validate(); err != nil {
 		return Reply{}, err
 	}
-	text, err := c.turn(ctx, m, msg.DedupeKey(), func(tx *work) (string, error) {
+	key := msg.DedupeKey()
+	if reply, ok, err := c.glance(ctx, m, msg); err != nil || ok {
+		if err != nil {
+			return Reply{}, err
+		}
+		text, err := c.answered(ctx, m, key, reply.Text)
+		return Reply{Text: text}, err
+	}
+	text, err := c.turn(ctx, m, key, func(tx *work) (string, error) {
 		reply, err := c.converse(ctx, tx, m, msg)
 		return reply.Text, err
 	})
@@ -148,11 +156,19 @@ func (c *Chat) unsubscribed(ctx context.Context, tx *work, m *Merchant, msg Inbo
 	return Reply{}, tx.Members().Update(ctx, member) // WeChat shows no reply to someone who left
 }
 
-// follower returns the member who sent a message. Anyone who can message
-// the official account follows it, so a sender we have not met (they
-// followed before wxclub was installed) becomes a member here.
+// follower returns the member who sent a message, locked. Anyone who can
+// message the official account follows it, so a sender we have not met
+// (they followed before wxclub was installed) becomes a member here. A
+// member who follows, as nearly every sender does, costs one read.
 func (c *Chat) follower(ctx context.Context, tx *work, m *Merchant, openid string) (*Member, error) {
-	member, created, err := tx.Members().EnsureByOpenID(ctx, m.ID, openid, StateFollowing, c.clock())
+	member, err := tx.Members().ByOpenID(ctx, m.ID, openid)
+	if err == nil && member.State == StateFollowing {
+		return member, nil
+	}
+	created := false
+	if ErrorCode(err) == ENOTFOUND {
+		member, created, err = tx.Members().EnsureByOpenID(ctx, m.ID, openid, StateFollowing, c.clock())
+	}
 	if err != nil || (!created && member.State == StateFollowing) {
 		return member, err
 	}
@@ -167,20 +183,23 @@ func (c *Chat) follower(ctx context.Context, tx *work, m *Merchant, openid strin
 // be performing a step of it; the first time they chat after it opened,
 // whatever they said is answered with the ceremony's prompt added.
 func (c *Chat) text(ctx context.Context, tx *work, m *Merchant, msg InboundMessage) (Reply, error) {
-	member, err := c.follower(ctx, tx, m, msg.OpenID)
+	member, ceremonyOpen, err := c.texter(ctx, tx, m, msg.OpenID)
 	if err != nil {
 		return Reply{}, err
 	}
 	content := strings.TrimSpace(msg.Content)
-	if member.AwaitsProof() {
-		return c.textReply(ctx, tx, m, member, msg, content) // a ceremony's reward is for the proven buyer
+	if member.AwaitsProof() { // a ceremony's reward is for the proven buyer, and so is 积分
+		return c.textReply(ctx, tx, m, member, nil, msg, content)
 	}
-	cer, err := openCeremonyOf(ctx, tx, member)
+	var cer *Ceremony
+	if ceremonyOpen {
+		cer, err = openCeremonyOf(ctx, tx, member)
+	}
 	if err != nil || cer == nil {
 		if err != nil {
 			return Reply{}, err
 		}
-		return c.textReply(ctx, tx, m, member, msg, content)
+		return c.textReply(ctx, tx, m, member, nil, msg, content)
 	}
 	if reply, ok, err := c.upgrades.ceremonyText(ctx, tx, m, member, cer, content); ok || err != nil {
 		return reply, err
@@ -188,7 +207,22 @@ func (c *Chat) text(ctx context.Context, tx *work, m *Merchant, msg InboundMessa
 	if content == "仪式" || cer.PromptedAt == nil {
 		return c.withCeremonyPrompt(ctx, tx, m, member, msg, cer, content)
 	}
-	return c.textReply(ctx, tx, m, member, msg, content)
+	return c.textReply(ctx, tx, m, member, cer, msg, content)
+}
+
+// texter returns the sender of a text, locked, as follower does, and
+// whether a ceremony of theirs may be open. A follower costs one read,
+// which also tells whether the ceremony needs reading.
+func (c *Chat) texter(ctx context.Context, tx *work, m *Merchant, openid string) (*Member, bool, error) {
+	member, ceremonyOpen, err := tx.Members().Glance(ctx, m.ID, openid)
+	if err == nil && member.State == StateFollowing {
+		return member, ceremonyOpen, nil
+	}
+	if err != nil && ErrorCode(err) != ENOTFOUND {
+		return nil, false, err
+	}
+	member, err = c.follower(ctx, tx, m, openid)
+	return member, true, err // the follow may have settled something: read the ceremony
 }
 
 // withCeremonyPrompt answers the message and adds the ceremony's prompt.
@@ -205,7 +239,7 @@ func (c *Chat) withCeremonyPrompt(ctx context.Context, tx *work, m *Merchant, me
 	if content == "仪式" {
 		return Reply{Text: prompt}, nil
 	}
-	reply, err := c.textReply(ctx, tx, m, member, msg, content)
+	reply, err := c.textReply(ctx, tx, m, member, cer, msg, content)
 	if err != nil || strings.Contains(reply.Text, prompt) { // 积分 shows the ceremony itself: say it once
 		return reply, err
 	}
@@ -213,8 +247,9 @@ func (c *Chat) withCeremonyPrompt(ctx context.Context, tx *work, m *Merchant, me
 }
 
 // textReply answers a text message: a card's claim code, an activation
-// attempt, or one of the commands 帮助, 积分, 激活, 邀请, 兑换, 生日.
-func (c *Chat) textReply(ctx context.Context, tx *work, m *Merchant, member *Member, msg InboundMessage, content string) (Reply, error) {
+// attempt, or one of the commands 帮助, 积分, 激活, 邀请, 兑换, 生日. open is
+// the member's open ceremony, nil if none.
+func (c *Chat) textReply(ctx context.Context, tx *work, m *Merchant, member *Member, open *Ceremony, msg InboundMessage, content string) (Reply, error) {
 	if member.Funnel.ActivatedAt == nil {
 		if code, digits, ok := takeBackText(content); ok {
 			return c.takeBack(ctx, tx, m, member, code, digits)
@@ -238,7 +273,7 @@ func (c *Chat) textReply(ctx context.Context, tx *work, m *Merchant, member *Mem
 	case "帮助", "help", "?", "？":
 		return c.render(m, "reply.help", nil)
 	case "积分", "points", "我的积分":
-		return c.pointsReply(ctx, tx, m, member)
+		return c.pointsReplyWith(ctx, tx, m, member, open)
 	case "激活":
 		return c.activateChat(ctx, tx, m, member)
 	case "邀请":
@@ -273,7 +308,17 @@ func provenOnly(command string) bool {
 // pointsReply tells a member their balance, level, the ceremony they are
 // performing, what the level after the one they qualify for needs, and
 // their last few ledger entries.
-func (c *Chat) pointsReply(ctx context.Context, tx *work, m *Merchant, member *Member) (Reply, error) {
+func (c *Chat) pointsReply(ctx context.Context, tx Repos, m *Merchant, member *Member) (Reply, error) {
+	open, err := openCeremonyOf(ctx, tx, member)
+	if err != nil {
+		return Reply{}, err
+	}
+	return c.pointsReplyWith(ctx, tx, m, member, open)
+}
+
+// pointsReplyWith is pointsReply for a caller who read the open ceremony
+// (nil if none) already.
+func (c *Chat) pointsReplyWith(ctx context.Context, tx Repos, m *Merchant, member *Member, open *Ceremony) (Reply, error) {
 	stats, err := periodStats(ctx, tx, m, member.ID, c.clock())
 	if err != nil {
 		return Reply{}, err
@@ -282,9 +327,8 @@ func (c *Chat) pointsReply(ctx context.Context, tx *work, m *Merchant, member *M
 	if err != nil {
 		return Reply{}, err
 	}
-	open, err := openCeremonyOf(ctx, tx, member)
-	if err != nil {
-		return Reply{}, err
+	if len(entries) > 0 && entries[0].BalanceAfter != member.Points {
+		return Reply{}, errRaced // read unlocked (a glance) while the points moved: balance and list disagree
 	}
 	data := pointsData{Merchant: m.Name, View: m.view(member, stats, open)}
 	if open != nil {

@@ -67,6 +67,13 @@ type Members interface {
 	// ByIDs returns the members with those ids that exist, without
 	// locking them: one read for a relay batch.
 	ByIDs(ctx context.Context, ids []int64) ([]*Member, error)
+	// Glance returns the member with openid and whether they have a
+	// ceremony open, in one statement: all a reply that changes nothing
+	// needs to decide, and what a text's turn needs before it reads the
+	// ceremony itself. Outside a transaction it reads what is committed,
+	// locking nothing; inside one it locks the member like every read.
+	// ENOTFOUND if the merchant has no member with openid.
+	Glance(ctx context.Context, merchantID, openid string) (m *Member, ceremonyOpen bool, err error)
 	// EnsureByOpenID returns the member with openid, creating it in state
 	// (FollowedAt still unset: the caller records a follow) if there is
 	// none; created tells which. Inside a transaction every read of a
@@ -116,12 +123,11 @@ type Members interface {
 // InboundLog remembers every message and event received, so a delivery
 // WeChat repeats gets the first reply and no second effect.
 type InboundLog interface {
-	// Claim records the delivery with key. It returns false if the key was
-	// claimed before. A concurrent claim of the same key waits until the
-	// first transaction ends and then returns false (if it committed).
-	Claim(ctx context.Context, merchantID, key string, at time.Time) (bool, error)
-	// SaveReply stores the reply given to the claimed delivery.
-	SaveReply(ctx context.Context, merchantID, key, reply string) error
+	// Claim records the delivery with key and the reply it got, in one
+	// statement. It returns false, storing nothing, if the key was claimed
+	// before. A concurrent claim of the same key waits until the first
+	// transaction ends and then returns false (if it committed).
+	Claim(ctx context.Context, merchantID, key, reply string, at time.Time) (bool, error)
 	// Reply returns the reply stored for key; ENOTFOUND if none.
 	Reply(ctx context.Context, merchantID, key string) (string, error)
 	// Prune deletes up to limit records received before t and returns how
